@@ -1,0 +1,62 @@
+# Every target installs the project into .venv on first use, so a fresh clone needs only `make <target>`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+ZOO    := $(BIN)/deepfake-zoo
+
+# Knobs: the same words as the CLI flags (--image-size) and the YAML keys (image_size).
+MODEL      ?= cnn
+DATA       ?=
+TRIALS     ?=
+TIMEOUT    ?=
+EPOCHS     ?=
+IMAGE_SIZE ?=
+STORAGE    ?=
+SEED       ?=
+ENGINE     ?=
+WEIGHTS    ?=
+CONFIG     ?=
+INPUT      ?=
+MANIFEST   ?= build/splits.csv
+PYTEST_ARGS ?=
+
+opt = $(if $(strip $(2)),$(1) $(2))
+SEARCH_OPTS = $(call opt,--data,$(DATA)) $(call opt,--trials,$(TRIALS)) $(call opt,--timeout,$(TIMEOUT)) \
+  $(call opt,--epochs,$(EPOCHS)) $(call opt,--image-size,$(IMAGE_SIZE)) $(call opt,--storage,$(STORAGE)) \
+  $(call opt,--seed,$(SEED)) $(call opt,--engine,$(ENGINE)) $(call opt,--weights,$(WEIGHTS)) \
+  $(call opt,--config,$(CONFIG)) --manifest $(MANIFEST)
+
+.PHONY: setup data list search leaderboard predict bench test clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,kaggle]'
+	touch $@
+
+data: setup
+	$(ZOO) data $(call opt,--data,$(DATA)) $(if $(KAGGLE),--kaggle) $(call opt,--seed,$(SEED)) --manifest $(MANIFEST)
+
+list: setup
+	$(ZOO) list $(call opt,--model,$(filter-out cnn,$(MODEL)))
+
+search: setup
+	$(ZOO) search --model $(MODEL) $(SEARCH_OPTS)
+
+leaderboard: setup
+	$(ZOO) leaderboard
+
+predict: setup
+	$(ZOO) predict $(INPUT) $(call opt,--model,$(filter-out cnn,$(MODEL)))
+
+bench: setup
+	$(ZOO) bench $(call opt,--data,$(DATA))
+
+# Real-data tests run when DEEPFAKE_ZOO_DATA names a folder holding the Kaggle-layout datasets.
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf build runs leaderboard/index.html .pytest_cache

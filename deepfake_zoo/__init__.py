@@ -1,0 +1,1 @@
+"""deepfake-zoo: command-line entry point; the work lives in datasets/, zoo/, search/, leaderboard/, predict/."""

@@ -1,0 +1,42 @@
+"""The `deepfake-zoo` command: parses arguments and hands each subcommand to the package that owns it."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Each subcommand lives in its own package as `<package>.cli` with `add_arguments(parser)` and `run(args) -> int`,
+# so a package owns its flags and this file only wires them; imports are lazy so `--help` never loads TensorFlow.
+SUBCOMMANDS = {
+    "data": ("datasets.cli", "build the shared leakage-free split manifest (build/splits.csv) from a data folder"),
+    "list": ("zoo.cli", "list every registered model: family, input size, parameters, frozen, weights"),
+    "search": ("search.cli", "run an Optuna (or Keras Tuner) hyperparameter search per model; results in runs/<model>/"),
+    "leaderboard": ("leaderboard.cli", "render leaderboard/index.html from the results under runs/"),
+    "predict": ("predict.cli", "say whether images, folders or videos are deepfaked, with the best (or a named) model"),
+    "bench": ("search.bench_cli", "measure the feature cache, input pipeline and memory; writes bench/results.json"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deepfake-zoo",
+        description="Model zoo and hyperparameter-search benchmark for deepfake face detection.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    return int(args._module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
