@@ -1,0 +1,65 @@
+"""Run a hyperparameter search per model on the shared split and write runs/<model>/ (metrics, predictions, model).
+
+MODEL may be a registered name (mobilenet_v2_frozen), a family (inception), a glob (resnet50_*), a comma list or
+`all`. Without a manifest, `--data` builds one first; with neither, the synthetic demo dataset is generated so the
+pipeline can be seen working. Settings come from the defaults, then `--config FILE.yaml`, then these flags.
+Several workers may run the same command against one `--storage` (e.g. postgresql://...) to share a study.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--model", help="model name, family, glob, comma list or 'all' (default: cnn)")
+    add("--config", help="YAML file with the same keys as these flags (image_size, trials, ...); flags win")
+    add("--data", help="folder holding the datasets; (re)builds the manifest from it before searching")
+    add("--manifest", help="split manifest to read (default: build/splits.csv)")
+    add("--runs", help="results folder (default: runs)")
+    add("--cache-dir", help="frozen-backbone feature cache (default: build/features)")
+    add("--trials", type=int, help="finished trials wanted in the study (default: 20)")
+    add("--timeout", type=float, help="stop starting new trials after this many seconds")
+    add("--epochs", type=int, help="maximum epochs per trial (default: 8)")
+    add("--image-size", type=int, help="input size in pixels (default: the model's own)")
+    add("--batch-size", type=int, help="batch size (default: 32)")
+    add("--storage", help="Optuna storage URL (default: sqlite under the runs folder); share it to add workers")
+    add("--study", help="study name (default: the model name)")
+    add("--seed", type=int, help="seed for the sampler, splits of work and weights (default: 0)")
+    add("--engine", choices=("optuna", "kerastuner"), help="search engine (default: optuna)")
+    add("--pruner", choices=("median", "hyperband", "none"), help="Optuna pruner (default: median)")
+    add("--weights", choices=("imagenet", "none"), help="backbone weights (default: the model's own, imagenet)")
+    add("--augment-views", type=int, help="precomputed augmented views per image for frozen backbones (default: 2)")
+    add("--patience", type=int, help="epochs without validation gain before a trial stops (default: 3)")
+    add("--train-sources", help="comma list of sources to train on (test still covers every source)")
+    add("--limit", type=int, help="at most this many images per split, seeded and stratified (quick runs)")
+    add("--dry-run", action="store_true", help="only print the estimated duration")
+    add("--keep-going", action="store_true", help="with several models, skip one whose weights are unavailable")
+
+
+def run(args: argparse.Namespace) -> int:
+    from search.config import make_config
+
+    values = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("command", "config")}
+    if values.get("train_sources"):
+        values["train_sources"] = [s.strip() for s in values["train_sources"].split(",") if s.strip()]
+    config = make_config(values, args.config)
+    _ensure_manifest(config)
+    if config.engine == "kerastuner":
+        from search.kerastuner_engine import run_search
+    else:
+        from search.study import run_search
+    run_search(config)
+    return 0
+
+
+def _ensure_manifest(config) -> None:
+    """Build the manifest when data is given or none exists yet (then from the embedded synthetic demo)."""
+    from datasets.manifest import build_manifest
+
+    if config.data or not Path(config.manifest).is_file():
+        if not config.data:
+            print(f"no manifest at {config.manifest} and no --data: using the synthetic demo dataset "
+                  "(it only shows the pipeline working; pass DATA=folder for real data)")
+        build_manifest(config.data, config.manifest, seed=config.seed)

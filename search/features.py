@@ -1,0 +1,101 @@
+"""Frozen-backbone feature cache: run the backbone once per (data, backbone, weights, size, view), never per epoch."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from datasets.pipeline import make_dataset
+
+
+def weights_fingerprint(model) -> str:
+    """A digest of every weight array, so a changed weight file (or a random init) never serves stale features."""
+    digest = hashlib.sha256()
+    for w in model.weights:
+        digest.update(w.path.encode())
+        digest.update(np.ascontiguousarray(w.numpy()).tobytes())
+    return digest.hexdigest()
+
+
+def rows_fingerprint(frame: pd.DataFrame) -> str:
+    """A digest of which files (and labels), in which order, a split holds: a changed manifest is a new key."""
+    digest = hashlib.sha256()
+    for path, sha, label in zip(frame["path"], frame["sha256"], frame["label"]):
+        digest.update(f"{path}\0{sha}\0{int(label)}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class FeatureCache:
+    """Features of one frozen extractor on disk under `root/<model>/<key>/`, keyed by everything they depend on.
+
+    A directory appears under its final name only once complete (written in a temporary sibling, then renamed), so a
+    killed writer leaves at most a stray temporary folder that is never read. `hits` and `misses` count look-ups, so a
+    caller can prove a warm run made no backbone call.
+    """
+
+    root: Path
+    model_name: str
+    image_size: int
+    extractor: object
+    batch_size: int = 64
+    hits: int = 0
+    misses: int = 0
+    _fingerprint: str | None = field(default=None, repr=False)
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = weights_fingerprint(self.extractor)
+        return self._fingerprint
+
+    def key(self, frame: pd.DataFrame, augment: str, seed: int) -> str:
+        parts = {
+            "model": self.model_name,
+            "image_size": int(self.image_size),
+            "weights": self.fingerprint,
+            "rows": rows_fingerprint(frame),
+            "augment": augment,
+            "seed": int(seed) if augment != "none" else 0,
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+
+    def features(self, frame: pd.DataFrame, split: str, augment: str = "none", seed: int = 0) -> np.ndarray:
+        """Feature matrix (n, d) for the rows of `frame` in order, from disk when present, else computed and stored."""
+        rows = frame.reset_index(drop=True)
+        folder = Path(self.root) / self.model_name / self.key(rows, augment, seed)
+        target = folder / "features.npy"
+        if target.is_file():
+            self.hits += 1
+            return np.load(target)
+        self.misses += 1
+        data = make_dataset(rows, split, self.image_size, batch_size=self.batch_size, augment=augment,
+                            shuffle=False, seed=seed)
+        features = np.asarray(self.extractor.predict(data, verbose=0), dtype=np.float32)
+        if len(features) != len(rows):
+            raise RuntimeError(f"feature extraction returned {len(features)} rows for {len(rows)} images")
+        self._store(folder, features, {"split": split, "augment": augment, "seed": seed, "n": len(rows),
+                                       "image_size": self.image_size, "model": self.model_name})
+        return features
+
+    def _store(self, folder: Path, features: np.ndarray, meta: dict) -> None:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+        try:
+            np.save(tmp / "features.npy", features)
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+            try:
+                os.rename(tmp, folder)
+            except OSError:
+                # Another worker finished the same key first; its copy is identical, keep it.
+                if not (folder / "features.npy").is_file():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)

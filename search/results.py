@@ -1,0 +1,109 @@
+"""Write a model's results folder (runs/<model>/) in the format docs/design.md fixes; every file lands atomically."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from search.metrics import binary_metrics, choose_threshold, evaluate_predictions
+
+
+@dataclass
+class TrialRecord:
+    """One finished (or pruned, or failed) trial, engine-neutral so Optuna and Keras Tuner write the same files."""
+
+    number: int
+    state: str
+    value: float | None
+    duration_s: float | None
+    params: dict[str, Any]
+    intermediate: list[float] = field(default_factory=list)
+
+
+def _clean(value):
+    """JSON has no NaN or numpy scalars: map them to None / Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary sibling and rename, so a reader (or a killed writer) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    write_atomic(path, json.dumps(_clean(payload), indent=2, sort_keys=False) + "\n")
+
+
+def predictions_frame(frame: pd.DataFrame, scores: np.ndarray, threshold: float) -> pd.DataFrame:
+    out = frame[["path", "source", "label"]].copy()
+    out["label"] = out["label"].astype(int)
+    out["prob_fake"] = np.asarray(scores, dtype=float)
+    out["pred"] = (out["prob_fake"] >= threshold).astype(int)
+    return out
+
+
+def trials_frame(trials: list[TrialRecord]) -> pd.DataFrame:
+    names = sorted({k for t in trials for k in t.params})
+    rows = []
+    for t in trials:
+        row = {"number": t.number, "state": t.state, "value": t.value, "duration_s": t.duration_s}
+        row.update({f"params_{k}": t.params.get(k) for k in names})
+        row["intermediate"] = json.dumps(_clean(list(t.intermediate)))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["number", "state", "value", "duration_s", *[f"params_{k}" for k in names],
+                                       "intermediate"])
+
+
+def write_results(run_dir: Path, *, info: dict, val_frame: pd.DataFrame, val_scores: np.ndarray,
+                  test_frame: pd.DataFrame, test_scores: np.ndarray, trials: list[TrialRecord],
+                  importances: dict, history: dict) -> dict:
+    """Choose the threshold on validation, score test once with it, and write every result file; returns metrics."""
+    threshold = choose_threshold(val_frame["label"].to_numpy(), val_scores)
+    val_pred = predictions_frame(val_frame, val_scores, threshold)
+    test_pred = predictions_frame(test_frame, test_scores, threshold)
+    test_metrics = evaluate_predictions(test_pred, threshold)
+    validation = binary_metrics(val_pred["label"], val_pred["prob_fake"], threshold)
+    counts = {s: sum(t.state == s.upper() for t in trials) for s in ("complete", "pruned", "failed")}
+    metrics = {
+        **info,
+        "accuracy": test_metrics["accuracy"],
+        "roc_auc": test_metrics["roc_auc"],
+        "eer": test_metrics["eer"],
+        "average_precision": test_metrics["average_precision"],
+        "f1": test_metrics["f1"],
+        "threshold": threshold,
+        "confusion_matrix": test_metrics["confusion_matrix"],
+        "n_test": test_metrics["n"],
+        "per_source": test_metrics["per_source"],
+        "validation": validation,
+        "trials": counts,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    write_atomic(run_dir / "predictions.csv", test_pred.to_csv(index=False))
+    write_atomic(run_dir / "val_predictions.csv", val_pred.to_csv(index=False))
+    write_atomic(run_dir / "trials.csv", trials_frame(trials).to_csv(index=False))
+    write_json(run_dir / "importances.json", importances)
+    write_json(run_dir / "history.json", history)
+    # metrics.json last: its presence is what marks a results folder complete for the leaderboard and predict.
+    write_json(run_dir / "metrics.json", metrics)
+    return metrics

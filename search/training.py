@@ -1,0 +1,183 @@
+"""How one configuration trains: on cached features for frozen backbones, on images otherwise; selected on validation."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+import zoo
+from datasets.pipeline import make_dataset
+from search.features import FeatureCache
+
+SPLITS = ("train", "val", "test")
+
+
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    if len(np.unique(labels)) < 2:
+        return float("nan")
+    return float(roc_auc_score(labels, scores))
+
+
+def _log_loss(labels: np.ndarray, scores: np.ndarray) -> float:
+    p = np.clip(scores, 1e-7, 1 - 1e-7)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+
+@dataclass
+class Fitted:
+    """A trained model with its best validation score, the epoch it came from and the per-epoch curves."""
+
+    model: keras.Model
+    best_value: float
+    best_epoch: int
+    history: dict[str, list[float]]
+
+
+class Task:
+    """One zoo entry on one split manifest: builds models from hyperparameters, trains an epoch, predicts a split."""
+
+    def __init__(self, entry, frame: pd.DataFrame, image_size: int, weights: str, batch_size: int, seed: int):
+        self.entry = entry
+        self.frames = {s: frame[frame["split"] == s].reset_index(drop=True) for s in SPLITS}
+        for split, part in self.frames.items():
+            if part.empty:
+                raise ValueError(f"the manifest has no {split!r} rows for this search; rebuild it with `make data`")
+        self.image_size = image_size
+        self.weights = weights
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def labels(self, split: str) -> np.ndarray:
+        return self.frames[split]["label"].to_numpy(dtype=np.float32)
+
+    def build(self, hp: dict) -> keras.Model:
+        raise NotImplementedError
+
+    def train_epoch(self, model: keras.Model, hp: dict, epoch: int) -> float:
+        raise NotImplementedError
+
+    def predict(self, model: keras.Model, split: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def export(self, model: keras.Model) -> keras.Model:
+        """The model to save: raw RGB in, P(fake) out."""
+        return model
+
+    def images_to_train(self, hp: dict) -> int:
+        return len(self.frames["train"])
+
+    def fit(self, hp: dict, epochs: int, patience: int,
+            report: Callable[[int, float], None] | None = None) -> Fitted:
+        """Train up to `epochs`, keep the weights of the best validation-AUC epoch, stop after `patience` flat epochs.
+
+        `report(epoch, value)` is called after every epoch and may raise (Optuna's TrialPruned) to stop early.
+        """
+        model = self.build(hp)
+        val_labels = self.labels("val")
+        history: dict[str, list[float]] = {"loss": [], "val_loss": [], "val_roc_auc": [], "val_accuracy": []}
+        best_value, best_epoch, best_weights = -math.inf, -1, None
+        for epoch in range(epochs):
+            history["loss"].append(self.train_epoch(model, hp, epoch))
+            scores = self.predict(model, "val")
+            value = _auc(val_labels, scores)
+            history["val_loss"].append(_log_loss(val_labels, scores))
+            history["val_roc_auc"].append(value)
+            history["val_accuracy"].append(float(np.mean((scores >= 0.5) == (val_labels > 0.5))))
+            if value > best_value or best_weights is None:
+                best_value, best_epoch, best_weights = value, epoch, model.get_weights()
+            if report is not None:
+                report(epoch, value)
+            if epoch - best_epoch >= patience:
+                break
+        model.set_weights(best_weights)
+        return Fitted(model=model, best_value=float(best_value), best_epoch=best_epoch, history=history)
+
+
+class ImageTask(Task):
+    """Trains the whole model on images every epoch: the custom CNN and fine-tuned backbones."""
+
+    def build(self, hp: dict) -> keras.Model:
+        model = self.entry.build(hp, image_size=self.image_size, weights=self.weights)
+        zoo.compile_model(model, hp)
+        return model
+
+    def _data(self, split: str, augment: str = "none", seed: int = 0):
+        return make_dataset(self.frames[split], split, self.image_size, batch_size=self.batch_size,
+                            augment=augment, shuffle=(split == "train"), seed=seed)
+
+    def train_epoch(self, model: keras.Model, hp: dict, epoch: int) -> float:
+        data = self._data("train", hp.get("augment", "none"), seed=self.seed * 1000 + epoch)
+        out = model.fit(data, epochs=1, verbose=0)
+        return float(out.history["loss"][-1])
+
+    def predict(self, model: keras.Model, split: str) -> np.ndarray:
+        return np.asarray(model.predict(self._data(split), verbose=0), dtype=np.float32).reshape(-1)
+
+
+class FrozenTask(Task):
+    """Trains only the head on cached backbone features; augmentation comes from a few precomputed views per image."""
+
+    def __init__(self, entry, frame, image_size, weights, batch_size, seed, cache_dir: str | Path, views: int):
+        super().__init__(entry, frame, image_size, weights, batch_size, seed)
+        self.extractor = entry.build_feature_extractor(image_size=image_size, weights=weights)
+        self.cache = FeatureCache(Path(cache_dir), entry.name, image_size, self.extractor)
+        self.views = views
+        self._features: dict[tuple[str, str, int], np.ndarray] = {}
+
+    def features(self, split: str, augment: str = "none", view: int = 0) -> np.ndarray:
+        key = (split, augment, view)
+        if key not in self._features:
+            seed = self.seed * 1000 + view
+            self._features[key] = self.cache.features(self.frames[split], split, augment=augment, seed=seed)
+        return self._features[key]
+
+    def views_for(self, augment: str) -> int:
+        return 1 if augment == "none" else self.views
+
+    def build(self, hp: dict) -> keras.Model:
+        dim = self.features("val").shape[1]
+        head = self.entry.build_head(dim, hp)
+        zoo.compile_model(head, hp)
+        return head
+
+    def train_epoch(self, model: keras.Model, hp: dict, epoch: int) -> float:
+        augment = hp.get("augment", "none")
+        # Each epoch sees one augmented view, as on-the-fly augmentation would, at the cost of a cache lookup.
+        x = self.features("train", augment, epoch % self.views_for(augment))
+        out = model.fit(x, self.labels("train"), batch_size=self.batch_size, epochs=1, shuffle=True, verbose=0)
+        return float(out.history["loss"][-1])
+
+    def predict(self, model: keras.Model, split: str) -> np.ndarray:
+        x = self.features(split)
+        return np.asarray(model.predict(x, batch_size=1024, verbose=0), dtype=np.float32).reshape(-1)
+
+    def export(self, model: keras.Model) -> keras.Model:
+        return self.entry.assemble(self.extractor, model)
+
+    def images_to_train(self, hp: dict) -> int:
+        return 0
+
+
+def make_task(entry, frame: pd.DataFrame, image_size: int, weights: str, config) -> Task:
+    """A feature-cached task for frozen backbones, an image task for everything that trains its convolutions."""
+    if entry.frozen:
+        return FrozenTask(entry, frame, image_size, weights, config.batch_size, config.seed,
+                          config.cache_dir, config.augment_views)
+    return ImageTask(entry, frame, image_size, weights, config.batch_size, config.seed)
+
+
+def measure_images_per_second(model: keras.Model, frame: pd.DataFrame, image_size: int, n: int = 16) -> float:
+    """Forward-pass throughput of `model` on up to `n` real images from the manifest (after one warm-up call)."""
+    rows = frame.head(n).reset_index(drop=True)
+    images = np.concatenate([x.numpy() for x, _ in make_dataset(rows, "test", image_size, batch_size=n, shuffle=False)])
+    model.predict(images[:2], verbose=0)
+    start = time.perf_counter()
+    model.predict(images, batch_size=len(images), verbose=0)
+    return len(images) / max(time.perf_counter() - start, 1e-9)
