@@ -1,0 +1,149 @@
+"""Benchmarks of the search's speed and memory on real data: measured here, written to bench/results.json.
+
+Four measurements, each against the target the project set for a 2-core CPU:
+- trial time of a frozen MobileNetV2 head search with the feature cache vs. the notebook's pipeline that runs the
+  backbone every epoch (same images, epochs and head): target >= 50x;
+- input pipeline images/s vs. backbone forward images/s: target >= 3x (the pipeline must never be the bottleneck);
+- peak RSS at trial 5 and trial 30 of one study: target < 5% growth (trials are isolated);
+- wall time of a 30-trial MobileNetV2-frozen study on all the data, cold and warm cache: targets 30 and 5 minutes.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import optuna
+
+import zoo
+from datasets.manifest import load_manifest
+from datasets.pipeline import make_dataset
+from search.config import SearchConfig, replace
+from search.study import _fresh_session, run_model_search, select_rows
+from search.training import FrozenTask
+
+MODEL = "mobilenet_v2_frozen"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bench_cache_speedup(config: SearchConfig, n_train: int, epochs: int) -> dict:
+    """One head trial on cached features vs. the same head trained through the frozen backbone every epoch."""
+    entry = zoo.get_model(MODEL)
+    frame = select_rows(load_manifest(config.manifest), replace(config, limit=n_train))
+    size = int(config.image_size or entry.input_size)
+    weights = entry.resolve_weights(config.weights, size)
+    task = FrozenTask(entry, frame, size, weights, config.batch_size, config.seed, config.cache_dir, 1)
+    hp = entry.default_hparams() | {"augment": "none"}
+    start = time.perf_counter()
+    for split in ("train", "val"):
+        task.features(split)
+    extract_s = time.perf_counter() - start
+
+    _fresh_session(config.seed)
+    start = time.perf_counter()
+    task.fit(hp, epochs, patience=epochs)
+    cached_s = time.perf_counter() - start
+
+    # The notebook's way: backbone and head in one model, images decoded and pushed through the backbone each epoch.
+    _fresh_session(config.seed)
+    extractor = entry.build_feature_extractor(image_size=size, weights=weights)
+    head = entry.build_head(task.features("val").shape[1], hp)
+    model = entry.assemble(extractor, head)
+    zoo.compile_model(model, hp)
+    train = make_dataset(task.frames["train"], "train", size, batch_size=config.batch_size, seed=config.seed)
+    val = make_dataset(task.frames["val"], "val", size, batch_size=config.batch_size)
+    start = time.perf_counter()
+    model.fit(train, validation_data=val, epochs=epochs, verbose=0)
+    naive_s = time.perf_counter() - start
+    return {"images_train": len(task.frames["train"]), "images_val": len(task.frames["val"]), "epochs": epochs,
+            "image_size": size, "cached_trial_s": cached_s, "one_time_extraction_s": extract_s,
+            "backbone_every_epoch_trial_s": naive_s, "speedup": naive_s / cached_s, "target": 50,
+            "met": naive_s / cached_s >= 50}
+
+
+def bench_pipeline_vs_backbone(config: SearchConfig, n: int) -> dict:
+    """Images/s the tf.data pipeline delivers (decode, resize, augment) vs. images/s the backbone consumes."""
+    entry = zoo.get_model(MODEL)
+    frame = select_rows(load_manifest(config.manifest), replace(config, limit=n))
+    rows = frame[frame["split"] == "train"].reset_index(drop=True)
+    size = int(config.image_size or entry.input_size)
+    data = make_dataset(rows, "train", size, batch_size=config.batch_size, augment="rotation", seed=config.seed)
+    for _ in data.take(1):
+        pass
+    start = time.perf_counter()
+    count = sum(int(x.shape[0]) for x, _ in data)
+    pipeline = count / (time.perf_counter() - start)
+    extractor = entry.build_feature_extractor(image_size=size, weights=entry.resolve_weights(config.weights, size))
+    images = np.concatenate([x.numpy() for x, _ in data.take(4)])
+    extractor.predict(images[: config.batch_size], verbose=0)
+    start = time.perf_counter()
+    extractor.predict(images, batch_size=config.batch_size, verbose=0)
+    backbone = len(images) / (time.perf_counter() - start)
+    return {"pipeline_images_per_s": pipeline, "backbone_images_per_s": backbone, "ratio": pipeline / backbone,
+            "image_size": size, "augment": "rotation", "target": 3, "met": pipeline / backbone >= 3}
+
+
+def bench_study(config: SearchConfig, trials: int, cold: bool) -> dict:
+    """Wall time of a full study on all the data; records peak RSS after trials 5 and `trials`."""
+    if cold:
+        shutil.rmtree(Path(config.cache_dir) / MODEL, ignore_errors=True)
+    rss: dict[int, float] = {}
+    storage = f"sqlite:///{Path(config.runs).resolve() / 'bench-optuna.db'}"
+    study_name = f"bench-{'cold' if cold else 'warm'}-{int(time.time())}"
+    cfg = replace(config, model=MODEL, trials=trials, storage=storage, study=study_name)
+    original = optuna.Study.optimize
+
+    def recording_optimize(self, func, *args, callbacks=None, **kwargs):
+        def on_trial(study, trial):
+            finished = sum(t.state.is_finished() for t in study.trials)
+            rss[finished] = _peak_rss_mb()
+        return original(self, func, *args, callbacks=[*(callbacks or []), on_trial], **kwargs)
+
+    optuna.Study.optimize = recording_optimize
+    try:
+        start = time.perf_counter()
+        metrics = run_model_search(MODEL, cfg, log=lambda line: print(line, flush=True))
+        wall = time.perf_counter() - start
+    finally:
+        optuna.Study.optimize = original
+    result = {"trials": trials, "wall_time_s": wall, "cache": "cold" if cold else "warm",
+              "target_s": 1800 if cold else 300, "met": wall <= (1800 if cold else 300),
+              "test_accuracy": metrics["accuracy"], "test_roc_auc": metrics["roc_auc"],
+              "feature_cache": metrics.get("feature_cache"), "trial_counts": metrics["trials"]}
+    if 5 in rss and trials in rss:
+        growth = (rss[trials] - rss[5]) / rss[5]
+        result["peak_rss_mb"] = {"trial_5": rss[5], f"trial_{trials}": rss[trials], "growth": growth,
+                                 "target": 0.05, "met": growth < 0.05}
+    return result
+
+
+def run_bench(config: SearchConfig, out: str | Path = "bench/results.json", quick: bool = False) -> dict:
+    """Run every benchmark in one process on one manifest and write the results (also printed)."""
+    keras.config.disable_interactive_logging()
+    results: dict = {"machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
+                                 "platform": platform.platform()},
+                     "manifest": str(config.manifest), "image_size": config.image_size, "quick": quick,
+                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    steps = [
+        ("cache_speedup", lambda: bench_cache_speedup(config, n_train=200 if quick else 1000, epochs=3)),
+        ("pipeline_vs_backbone", lambda: bench_pipeline_vs_backbone(config, n=128 if quick else 512)),
+        ("study_cold", lambda: bench_study(config, trials=6 if quick else 30, cold=True)),
+        ("study_warm", lambda: bench_study(config, trials=6 if quick else 30, cold=False)),
+    ]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for name, step in steps:
+        print(f"bench: {name} ...", flush=True)
+        results[name] = step()
+        print(f"bench: {name}: {json.dumps(results[name])}", flush=True)
+        # Written after every step, so a long run that is stopped keeps what it measured.
+        out.write_text(json.dumps(results, indent=2) + "\n")
+    return results
