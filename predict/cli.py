@@ -1,0 +1,76 @@
+"""Say whether images, folders (searched recursively) and videos are deepfaked, with the best trained model.
+
+The model is the run under --runs with the highest --rank-by metric (roc_auc, as on the leaderboard), or --model NAME.
+Each input gets a label (real/fake), P(fake), the model used and its decision threshold, chosen on validation.
+Images are resized exactly as in training; videos are sampled at --frames evenly spaced frames, the largest face in
+each is cropped and scored, and the video's P(fake) is the mean over the frames with a face.
+
+Exit status: 0 every input scored, 1 some input failed (unreadable, unsupported, undecodable, or a video without a
+face), 2 usage error or no usable model (train one with `make data` then `make search MODEL=cnn`).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from predict.models import DEFAULT_RANK_BY, ModelChoiceError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the `predict` flags to `parser`."""
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image, video or folder (searched recursively)")
+    parser.add_argument("--model", default=None, metavar="NAME",
+                        help="use runs/NAME instead of the best run")
+    parser.add_argument("--runs", default="runs", metavar="DIR", help="folder holding the trained runs (default: runs)")
+    parser.add_argument("--rank-by", default=DEFAULT_RANK_BY, metavar="METRIC",
+                        help="metrics.json key that picks the best run (default: roc_auc; eer ranks lowest first)")
+    parser.add_argument("--frames", type=_positive_int, default=16, metavar="N",
+                        help="frames sampled evenly from each video (default: 16)")
+    parser.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
+                        help="images scored per model call (default: 32)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print a JSON report instead of a table")
+    output.add_argument("--csv", action="store_true", help="print one CSV row per input instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score every input and print the report; returns 0 all scored, 1 some failed, 2 no usable model."""
+    from predict import report
+    from predict.models import choose_run
+    from predict.scoring import Predictor
+
+    try:
+        chosen = choose_run(args.runs, model=args.model, rank_by=args.rank_by)
+        predictor = Predictor(chosen, batch_size=args.batch_size)
+    except ModelChoiceError as exc:
+        print(f"deepfake-zoo predict: {exc}", file=sys.stderr)
+        return 2
+    verdicts = predictor.predict_paths(args.paths, frames=args.frames)
+    if args.json:
+        print(report.to_json(verdicts, chosen, args.rank_by))
+    elif args.csv:
+        print(report.to_csv(verdicts), end="")
+    else:
+        print(report.to_table(verdicts, chosen, args.rank_by))
+    return 0 if all(v.ok for v in verdicts) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `predict` alone (as `python -m predict.cli`), without the other subcommands' packages."""
+    parser = argparse.ArgumentParser(prog="deepfake-zoo predict", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Fixtures for predict: real DFDC face crops, two tiny models trained on them once per session, test videos."""
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TRAIN_PER_LABEL = 24
+HELD_OUT_PER_LABEL = 3
+
+
+@pytest.fixture
+def make_run():
+    """A function writing runs/<name>/ with the given metrics.json fields and a model.keras never loaded."""
+    def write(runs_dir: Path, name: str, **metrics) -> Path:
+        run_dir = runs_dir / name
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "metrics.json").write_text(json.dumps({"model": name, **metrics}))
+        (run_dir / "model.keras").write_bytes(b"placeholder: run-choice tests never load it")
+        return run_dir
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def face_crops(real_data_root) -> dict[str, list[Path]]:
+    """DFDC faces_224 crops chosen with seed 0: `train` (24 real + 24 fake) and `held_out` (3 + 3) never trained on."""
+    root = real_data_root / "deepfake-faces"
+    with open(root / "metadata.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rng = random.Random(0)
+    chosen: dict[str, list[Path]] = {"train": [], "held_out": [], "train_labels": []}
+    for label in ("REAL", "FAKE"):
+        names = sorted(row["videoname"] for row in rows if row["label"] == label)
+        picked = rng.sample(names, TRAIN_PER_LABEL + HELD_OUT_PER_LABEL)
+        paths = [root / "faces_224" / (Path(name).stem + ".jpg") for name in picked]
+        chosen["train"] += paths[:TRAIN_PER_LABEL]
+        chosen["train_labels"] += [int(label == "FAKE")] * TRAIN_PER_LABEL
+        chosen["held_out"] += paths[TRAIN_PER_LABEL:]
+    return chosen
+
+
+def train_tiny_model(paths: list[Path], labels: list[int], image_size: int, seed: int):
+    """A tiny CNN taking raw RGB 0..255 at `image_size` (its rescaling inside), fit 2 epochs; returns the model."""
+    import keras
+
+    from datasets.images import load_for_model
+
+    keras.utils.set_random_seed(seed)
+    x = np.stack([load_for_model(p, image_size) for p in paths])
+    y = np.asarray(labels, dtype="float32")
+    model = keras.Sequential([
+        keras.Input((image_size, image_size, 3)),
+        keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(8, 3, strides=2, activation="relu"),
+        keras.layers.Conv2D(16, 3, strides=2, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    model.fit(x, y, epochs=2, batch_size=16, shuffle=True, verbose=0)
+    return model, x
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory, face_crops) -> Path:
+    """runs/ with two really trained tiny models: tiny_64 (roc_auc 0.71, eer 0.35) and tiny_32 (0.62, eer 0.30).
+
+    Each threshold is the median P(fake) of its own training crops, so it is not 0.5 and both labels occur.
+    """
+    runs_dir = tmp_path_factory.mktemp("predict") / "runs"
+    for name, size, seed, auc, eer in (("tiny_64", 64, 0, 0.71, 0.35), ("tiny_32", 32, 1, 0.62, 0.30)):
+        model, x = train_tiny_model(face_crops["train"], face_crops["train_labels"], size, seed)
+        threshold = float(np.median(model.predict(x, verbose=0)))
+        run_dir = runs_dir / name
+        run_dir.mkdir(parents=True)
+        model.save(run_dir / "model.keras")
+        (run_dir / "metrics.json").write_text(json.dumps({
+            "model": name, "image_size": size, "threshold": threshold, "roc_auc": auc, "eer": eer,
+            "accuracy": 0.6, "weights": "none",
+        }))
+    return runs_dir
+
+
+@pytest.fixture(scope="session")
+def face_video(tmp_path_factory, face_crops) -> Path:
+    """An MJPG video of a held-out real face crop (scaled to 128 px) drifting over a blurred-noise background."""
+    path = tmp_path_factory.mktemp("videos") / "face.avi"
+    paste_face_video(path, face_crops["held_out"][0])
+    return path
+
+
+@pytest.fixture(scope="session")
+def blank_video(tmp_path_factory) -> Path:
+    """An MJPG video of a flat wall: no face in any frame."""
+    path = tmp_path_factory.mktemp("videos") / "wall.avi"
+    blank_wall_video(path)
+    return path
+
+
+def paste_face_video(path: Path, face_file: Path, frames: int = 12, size=(320, 240)) -> None:
+    """Write an MJPG video of a face crop scaled to 128 px, moving a little each frame over a textured background."""
+    import cv2
+
+    width, height = size
+    face = cv2.resize(cv2.imread(str(face_file)), (128, 128), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur(rng.integers(60, 200, (height, width, 3), dtype=np.uint8), (0, 0), 6)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
+    for i in range(frames):
+        left, top = 20 + 12 * i, 40 + 4 * (i % 5)
+        frame = background.copy()
+        frame[top:top + 128, left:left + 128] = face
+        writer.write(frame)
+    writer.release()
+
+
+def blank_wall_video(path: Path, frames: int = 8, size=(320, 240)) -> None:
+    """Write an MJPG video of a flat beige wall with faint noise: nothing face-like anywhere."""
+    import cv2
+
+    width, height = size
+    rng = np.random.default_rng(1)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
+    for _ in range(frames):
+        wall = np.full((height, width, 3), (170, 190, 205), dtype=np.int16) + rng.integers(-3, 4, (height, width, 3))
+        writer.write(np.clip(wall, 0, 255).astype(np.uint8))
+    writer.release()

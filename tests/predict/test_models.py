@@ -1,0 +1,95 @@
+"""Choosing the run: best by a metric, by name, and the errors that say what to do (no TensorFlow needed)."""
+from __future__ import annotations
+
+import pytest
+
+from predict import cli
+from predict.models import ModelChoiceError, choose_run, list_runs, rank_runs
+
+
+@pytest.fixture
+def two_runs(tmp_path, make_run):
+    runs = tmp_path / "runs"
+    make_run(runs, "cnn", image_size=64, threshold=0.41, roc_auc=0.80, eer=0.30)
+    make_run(runs, "mobilenet_v2_frozen", image_size=128, threshold=0.55, roc_auc=0.90, eer=0.20)
+    return runs
+
+
+def test_best_run_is_the_highest_roc_auc(two_runs):
+    run = choose_run(two_runs)
+    assert (run.name, run.threshold, run.image_size) == ("mobilenet_v2_frozen", 0.55, 128)
+
+
+def test_rank_by_eer_prefers_the_lowest(tmp_path, make_run):
+    runs = tmp_path / "runs"
+    make_run(runs, "a", image_size=64, threshold=0.5, roc_auc=0.9, eer=0.25)
+    make_run(runs, "b", image_size=64, threshold=0.5, roc_auc=0.8, eer=0.15)
+    assert choose_run(runs, rank_by="eer").name == "b"
+    assert choose_run(runs, rank_by="roc_auc").name == "a"
+
+
+def test_runs_without_the_metric_rank_last(tmp_path, make_run):
+    runs = tmp_path / "runs"
+    make_run(runs, "a_no_auc", image_size=64, threshold=0.5)
+    make_run(runs, "b", image_size=64, threshold=0.5, roc_auc=0.51)
+    assert [r.name for r in rank_runs(list_runs(runs))] == ["b", "a_no_auc"]
+    with pytest.raises(ModelChoiceError, match="reports 'average_precision'"):
+        choose_run(runs, rank_by="average_precision")
+
+
+def test_model_flag_picks_the_other_run(two_runs):
+    assert choose_run(two_runs, model="cnn").threshold == 0.41
+
+
+def test_unknown_model_lists_the_available_runs(two_runs):
+    with pytest.raises(ModelChoiceError) as info:
+        choose_run(two_runs, model="cnnn")
+    message = str(info.value)
+    assert "unknown model 'cnnn'" in message
+    assert "did you mean 'cnn'?" in message
+    assert "available runs: cnn, mobilenet_v2_frozen" in message
+
+
+@pytest.mark.parametrize("make_dir", [True, False])
+def test_no_runs_names_the_command_that_trains_one(tmp_path, make_dir):
+    runs = tmp_path / "runs"
+    if make_dir:
+        runs.mkdir()
+    with pytest.raises(ModelChoiceError, match=r"`make data` then `make search MODEL=cnn`"):
+        choose_run(runs)
+
+
+def test_half_written_runs_are_skipped_but_named_ones_explain(tmp_path, make_run):
+    runs = tmp_path / "runs"
+    make_run(runs, "done", image_size=64, threshold=0.5, roc_auc=0.7)
+    (runs / "running").mkdir()
+    (runs / "running" / "trials.csv").write_text("number,state\n")
+    make_run(runs, "no_threshold", image_size=64, roc_auc=0.99)
+    assert [r.name for r in list_runs(runs)] == ["done"]
+    with pytest.raises(ModelChoiceError, match="needs both model.keras and metrics.json"):
+        choose_run(runs, model="running")
+    with pytest.raises(ModelChoiceError, match="no decision threshold"):
+        choose_run(runs, model="no_threshold")
+
+
+def test_cli_without_runs_exits_2_with_the_command(tmp_path, capsys):
+    image = tmp_path / "face.jpg"
+    image.write_bytes(b"never read: there is no model")
+    code = cli.main([str(image), "--runs", str(tmp_path / "runs")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "`make data` then `make search MODEL=cnn`" in captured.err
+    assert captured.out == ""
+
+
+def test_cli_unknown_model_exits_2_listing_runs(two_runs, capsys):
+    assert cli.main(["x.jpg", "--runs", str(two_runs), "--model", "resnet"]) == 2
+    assert "available runs: cnn, mobilenet_v2_frozen" in capsys.readouterr().err
+
+
+def test_cli_usage_errors_exit_2(capsys):
+    for argv in ([], ["x.jpg", "--frames", "0"], ["x.jpg", "--json", "--csv"]):
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2
+    capsys.readouterr()
