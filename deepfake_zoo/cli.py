@@ -35,7 +35,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    return int(args._module.run(args) or 0)
+    try:
+        code = int(args._module.run(args) or 0)
+        if args.command == "search" and code == 0 and not getattr(args, "dry_run", False):
+            # The leaderboard reads only runs/, so refreshing it here keeps the arrows pointing one way.
+            from leaderboard.render import write_leaderboard
+
+            page = write_leaderboard(args.runs or "runs")
+            print(f"leaderboard: {page}")
+        return code
+    except (OSError, ValueError, LookupError, RuntimeError) as err:
+        # Expected failures (missing data, unavailable weights, bad settings) are one sentence, not a traceback;
+        # DEEPFAKE_ZOO_DEBUG=1 shows the traceback when the sentence is not enough.
+        if os.environ.get("DEEPFAKE_ZOO_DEBUG") == "1":
+            raise
+        print(f"deepfake-zoo {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
