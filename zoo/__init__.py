@@ -1,0 +1,41 @@
+"""The model zoo: registered backbones (name -> keras.Model with preprocessing, head and search space).
+
+Importing `zoo` registers every module in zoo/models/ and the custom Keras objects, so saved models reload with
+`keras.saving.load_model` and no custom_objects.
+
+>>> import zoo
+>>> zoo.resolve_models("inception")
+['inception_v3_finetune', 'inception_v3_frozen']
+>>> model = zoo.get_model("cnn").build(image_size=64)
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from zoo import search_space
+from zoo.preprocessing import BackbonePreprocess
+from zoo.registry import (ModelEntry, UnknownModelError, families, get_model, list_models, register_model,
+                          resolve_models, unregister_model)
+from zoo.training import BackboneScaledAdam, compile_model
+from zoo.weights import WeightsUnavailableError
+
+__all__ = [
+    "BackbonePreprocess", "BackboneScaledAdam", "ModelEntry", "UnknownModelError", "WeightsUnavailableError",
+    "compile_model", "discover_models", "families", "get_model", "list_models", "register_model", "resolve_models",
+    "search_space", "unregister_model",
+]
+
+
+def discover_models() -> list[str]:
+    """Import every module in zoo/models/ so its decorators register; adding a file there is the only step."""
+    from zoo import models
+
+    imported = []
+    for info in pkgutil.iter_modules(models.__path__, prefix=f"{models.__name__}."):
+        importlib.import_module(info.name)
+        imported.append(info.name)
+    return imported
+
+
+discover_models()

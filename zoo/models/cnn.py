@@ -1,0 +1,23 @@
+"""The notebook's custom CNN, fixed: BatchNorm after each convolution, global pooling instead of Flatten."""
+from __future__ import annotations
+
+import keras
+
+from zoo.registry import register_model
+
+# The notebook's convolution widths and kernel sizes, two stages each closed by 2x2 max pooling.
+STAGES = (((32, 5), (32, 5)), ((64, 3), (64, 3)))
+
+
+@register_model("cnn", family="cnn", input_size=128, sizes=(32, 64, 96, 128, 160, 192, 224, 256), frozen=False,
+                preprocessing="unit", default_weights="none", tags=("scratch", "notebook"))
+def cnn(image_size, weights_path):
+    """Custom CNN trained from scratch: two conv pairs (32x5x5, 64x3x3) with BatchNorm and max pooling."""
+    layers = [keras.Input((image_size, image_size, 3))]
+    for stage in STAGES:
+        for filters, kernel in stage:
+            # BatchNorm makes it train reliably (the notebook's had none); "same" padding keeps small inputs valid.
+            layers += [keras.layers.Conv2D(filters, kernel, padding="same", use_bias=False),
+                       keras.layers.BatchNormalization(), keras.layers.ReLU()]
+        layers.append(keras.layers.MaxPooling2D(2))
+    return keras.Sequential(layers, name="cnn_backbone")

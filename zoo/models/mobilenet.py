@@ -1,0 +1,23 @@
+"""MobileNetV2 (alpha 1.0): small and fast; its ImageNet weights are the ones available offline here."""
+from __future__ import annotations
+
+import keras
+
+from zoo.applications import KERAS_APPLICATIONS_URL, application_backbone
+from zoo.registry import register_model
+
+WEIGHTS_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
+MOBILENET_V2 = dict(
+    family="mobilenet", input_size=224, sizes=(32, 64, 96, 128, 160, 192, 224), preprocessing="tf",
+    default_weights="imagenet", weights_file=WEIGHTS_FILE,
+    weights_url=f"{KERAS_APPLICATIONS_URL}mobilenet_v2/{WEIGHTS_FILE}",
+    # 16 inverted-residual blocks named block_<n>_*, then the 1x1 Conv_1 to 1280 channels as a last block.
+    block_pattern=r"^(block_\d+)_", unfreeze_max=6, tags=("imagenet", "mobile"),
+)
+
+
+@register_model("mobilenet_v2_finetune", frozen=False, **MOBILENET_V2)
+@register_model("mobilenet_v2_frozen", frozen=True, **MOBILENET_V2)
+def mobilenet_v2(image_size, weights_path):
+    """MobileNetV2 (alpha 1.0) without its top."""
+    return application_backbone(keras.applications.MobileNetV2, image_size, weights_path, alpha=1.0)
