@@ -61,7 +61,8 @@ def _swap_inner_face(rng: np.random.Generator, image: np.ndarray, ellipse: tuple
     small = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).resize(
         (size // factor, size // factor), Image.BILINEAR)
     resampled = np.asarray(small.resize((size, size), Image.BICUBIC), dtype=float)
-    tint = rng.uniform(8, 18, 3) * rng.choice([-1, 1], 3)
+    # A consistent warm cast (as from a colour-mismatched source face) so the cue survives downscaling.
+    tint = np.array([22.0, 8.0, -18.0]) * rng.uniform(0.7, 1.3)
     mask = _ellipse(size, cy + ry * 0.1, cx, ry * rng.uniform(0.55, 0.7), rx * rng.uniform(0.7, 0.85)) <= 1
     out = image.copy()
     out[mask] = resampled[mask] + tint
@@ -72,7 +73,7 @@ def _render(seed: int, label: int, index: int, size: int) -> Image.Image:
     rng = np.random.default_rng([seed, label, index])
     image, ellipse = _face(rng, size)
     # Camera noise over the whole frame; a fake's pasted patch is added after it, so the patch is noise-free.
-    image = image + rng.normal(0, 7, image.shape)
+    image = image + rng.normal(0, 10, image.shape)
     if label == 1:
         image = _swap_inner_face(rng, image, ellipse)
     return Image.fromarray(np.clip(np.round(image), 0, 255).astype(np.uint8), "RGB")

@@ -242,7 +242,8 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
             shown.append(_rel(path, data))
     report.converted = converted
     report.capped = capped
-    report.duplicates = duplicates
+    prefix = str(data) + os.sep
+    report.duplicates = [line.replace(prefix, "") for line in duplicates]
     report.duplicate_sets = len(duplicates)
     report.duplicate_files = int(out["sha256"].duplicated(keep=False).sum())
 

@@ -83,7 +83,8 @@ class BuildReport:
                 example = self.examples.get(reason, [""])[0]
                 lines.append(f"  {skips[reason]:>6}  {reason}: {text}" + (f" (e.g. {example})" if example else ""))
         conversions = self.conversion_counts()
-        lines.append(f"converted to RGB PNG under build/converted/: {sum(conversions.values())}")
+        lines.append(f"converted to RGB PNG under {Path(self.manifest).parent / 'converted'}/: "
+                     f"{sum(conversions.values())}")
         for kind, text in CONVERSIONS.items():
             if conversions.get(kind):
                 lines.append(f"  {conversions[kind]:>6}  {kind}: {text}")
