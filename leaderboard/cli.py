@@ -1,0 +1,35 @@
+"""Render leaderboard/index.html from the results under runs/: one self-contained page (open it from disk, no
+server or network) with the ranked table, ROC curves, confusion matrices, score histograms, optimisation histories,
+parameter importances and the cross-dataset matrix. Run folders with missing or broken files are listed on the page,
+never fatal. Produce results first with `make data` and `make search MODEL=cnn`."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from leaderboard.render import build_leaderboard, metric_label
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the `deepfake-zoo leaderboard` flags to `parser`."""
+    parser.add_argument("--runs", default="runs", help="folder holding one sub-folder per model (default: runs)")
+    parser.add_argument("--out", default="leaderboard/index.html",
+                        help="where to write the page (default: leaderboard/index.html)")
+    parser.add_argument("--rank-by", default="roc_auc",
+                        help="metrics.json key to rank by, e.g. accuracy, eer, f1, validation.roc_auc "
+                             "(default: roc_auc; EER, losses, times and sizes rank smallest first)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the page; returns 0, or 2 when --rank-by names a key no run has."""
+    try:
+        board = build_leaderboard(args.runs, args.rank_by)
+    except ValueError as err:
+        print(f"deepfake-zoo leaderboard: {err}", file=sys.stderr)
+        return 2
+    path = board.write(args.out)
+    print(f"wrote {path}: {len(board.runs)} model(s) ranked by {metric_label(args.rank_by)}"
+          + (f", {len(board.skipped)} run folder(s) skipped (listed on the page)" if board.skipped else ""))
+    if not board.runs:
+        print("no results yet: run `make data`, then `make search MODEL=cnn`")
+    return 0
