@@ -7,7 +7,7 @@ from pathlib import Path
 
 # What datasets.images.decode_rgb (tf.io.decode_image) can read; anything else would fail inside TensorFlow with a
 # less helpful message.
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
 # Containers OpenCV's bundled FFmpeg opens; whether the codec inside decodes is only known when frames are read.
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
 

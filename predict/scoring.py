@@ -1,6 +1,7 @@
 """Score images and videos with one trained run: P(fake), the run's threshold, and a real/fake label per input."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,14 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return self.status == SCORED
+
+
+def _short_reason(exc: Exception) -> str:
+    """The human part of a TensorFlow error: without its "{{function_node ...}}" prefix and "[Op:...]" suffix."""
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    text = re.sub(r"\{\{[^}]*\}\}", "", text)
+    text = re.sub(r"\s*\[Op:.*$", "", text, flags=re.S)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
 class Predictor:
@@ -91,9 +100,8 @@ class Predictor:
                 loaded.append(load_for_model(item.path, self.run.image_size))
                 positions.append(position)
             except Exception as exc:  # TensorFlow raises InvalidArgumentError/NotFoundError for bad files
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 verdicts[position] = self._verdict(
-                    item, status=ERROR, error=f"cannot read image {item.path} ({reason}); is it a valid image file?")
+                    item, status=ERROR, error=f"cannot read image {item.path} ({_short_reason(exc)}); is it a valid image file?")
         probs = self.score_batch(np.stack(loaded)) if loaded else []
         for position, prob in zip(positions, probs):
             prob = float(prob)
