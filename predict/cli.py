@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="use runs/NAME instead of the best run")
     parser.add_argument("--runs", default="runs", metavar="DIR", help="folder holding the trained runs (default: runs)")
     parser.add_argument("--rank-by", default=DEFAULT_RANK_BY, metavar="METRIC",
-                        help="metrics.json key that picks the best run (default: roc_auc; eer ranks lowest first)")
+                        help="metrics.json key that picks the best run, as on the leaderboard: e.g. accuracy, eer, "
+                             "validation.roc_auc (default: roc_auc; EER, losses, times and sizes rank smallest first)")
     parser.add_argument("--frames", type=_positive_int, default=16, metavar="N",
                         help="frames sampled evenly from each video (default: 16)")
     parser.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",

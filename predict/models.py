@@ -7,9 +7,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Metrics where a smaller value is the better model; everything else in metrics.json ranks highest-first, the same
-# way the leaderboard orders its rows.
-LOWER_IS_BETTER = frozenset({"eer", "wall_time_s", "params_total", "params_trainable"})
+# Key endings where a smaller value is the better model (EER, losses, times, sizes); everything else ranks
+# highest-first. The leaderboard orders its rows by the same rule, so "best" means the same on the page and here.
+LOWER_IS_BETTER_SUFFIXES = ("eer", "loss", "wall_time_s", "params_total", "params_trainable", "seconds", "_s")
 DEFAULT_RANK_BY = "roc_auc"
 NO_MODEL_HINT = "train one first: `make data` then `make search MODEL=cnn`"
 
@@ -33,11 +33,32 @@ class Run:
         return self.path / "model.keras"
 
     def rank_value(self, rank_by: str) -> float | None:
-        """The run's value of `rank_by` as a float, or None when metrics.json lacks it (such runs rank last)."""
-        value = self.metrics.get(rank_by)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-            return None
-        return float(value)
+        """The number at `rank_by` in metrics.json, dots reaching nested keys (`validation.roc_auc`), else None."""
+        return metric_value(self.metrics, rank_by)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def metric_value(metrics: dict, key: str) -> float | None:
+    """The finite number at `key` in a metrics dict, following dots into nested dicts, or None.
+
+    A key that itself contains dots (a source named `faces.v2`) wins over descending, at every level.
+    """
+    if key in metrics:
+        return float(metrics[key]) if _is_number(metrics[key]) else None
+    parts = key.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        head, rest = ".".join(parts[:cut]), ".".join(parts[cut:])
+        if isinstance(metrics.get(head), dict):
+            return metric_value(metrics[head], rest)
+    return None
+
+
+def lower_is_better(rank_by: str) -> bool:
+    """Whether a smaller value of `rank_by` is better (EER, losses, times, sizes), judged by its last part."""
+    return rank_by.split(".")[-1].endswith(LOWER_IS_BETTER_SUFFIXES)
 
 
 def read_run(path: str | Path) -> Run:
@@ -86,7 +107,7 @@ def list_runs(runs_dir: str | Path = "runs") -> list[Run]:
 
 def rank_runs(runs: list[Run], rank_by: str = DEFAULT_RANK_BY) -> list[Run]:
     """Order runs best first by `rank_by` (lower first for metrics like `eer`); runs lacking it go last, by name."""
-    lower = rank_by in LOWER_IS_BETTER
+    lower = lower_is_better(rank_by)
 
     def key(run: Run):
         value = run.rank_value(rank_by)
@@ -124,8 +145,10 @@ def choose_run(runs_dir: str | Path = "runs", model: str | None = None, rank_by:
         raise ModelChoiceError(f"no trained model found in {runs_dir}/; {NO_MODEL_HINT}")
     ranked = rank_runs(runs, rank_by)
     if ranked[0].rank_value(rank_by) is None:
-        raise ModelChoiceError(f"no run in {runs_dir}/ reports {rank_by!r} in its metrics.json; rank by a metric they "
-                               f"have (e.g. --rank-by roc_auc) or pick one with --model")
+        numeric = sorted({key for run in runs for key, value in run.metrics.items() if _is_number(value)})
+        raise ModelChoiceError(f"no run in {runs_dir}/ has a number at --rank-by {rank_by!r}; choose one of: "
+                               f"{', '.join(numeric)} (or a dotted path such as validation.roc_auc), or pick a run "
+                               f"with --model")
     return ranked[0]
 
 

@@ -33,8 +33,21 @@ def test_runs_without_the_metric_rank_last(tmp_path, make_run):
     make_run(runs, "a_no_auc", image_size=64, threshold=0.5)
     make_run(runs, "b", image_size=64, threshold=0.5, roc_auc=0.51)
     assert [r.name for r in rank_runs(list_runs(runs))] == ["b", "a_no_auc"]
-    with pytest.raises(ModelChoiceError, match="reports 'average_precision'"):
+    with pytest.raises(ModelChoiceError, match="no run in .* has a number at --rank-by 'average_precision'; "
+                                               "choose one of: image_size, roc_auc, threshold"):
         choose_run(runs, rank_by="average_precision")
+
+
+def test_rank_by_reaches_nested_metrics_and_ranks_times_smallest_first(tmp_path, make_run):
+    runs = tmp_path / "runs"
+    make_run(runs, "a", image_size=64, threshold=0.5, roc_auc=0.9, wall_time_s=300.0,
+             validation={"roc_auc": 0.70}, per_source={"faces.v2": {"accuracy": 0.6}})
+    make_run(runs, "b", image_size=64, threshold=0.5, roc_auc=0.8, wall_time_s=100.0,
+             validation={"roc_auc": 0.75}, per_source={"faces.v2": {"accuracy": 0.7}})
+    assert choose_run(runs, rank_by="validation.roc_auc").name == "b"
+    assert choose_run(runs, rank_by="wall_time_s").name == "b"
+    assert choose_run(runs, rank_by="per_source.faces.v2.accuracy").name == "b"
+    assert choose_run(runs).name == "a"
 
 
 def test_model_flag_picks_the_other_run(two_runs):
