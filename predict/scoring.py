@@ -18,8 +18,11 @@ SCORED, NO_FACE, ERROR = "scored", "no_face", "error"
 
 @dataclass
 class Verdict:
-    """The answer for one input. `label` / `prob_fake` are None unless `status` is "scored"; the frame fields are
-    set for videos only (`frame_scores[i]` is P(fake) of the face in frame `frame_indices[i]`)."""
+    """The answer for one input.
+
+    `label` / `prob_fake` are None unless `status` is "scored"; the frame fields are set for videos only
+    (`frame_scores[i]` is P(fake) of the face in frame `frame_indices[i]`).
+    """
 
     path: str
     kind: str
