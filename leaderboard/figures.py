@@ -324,17 +324,25 @@ def trial_curves(run: RunResult) -> go.Figure | None:
         first = True
         for _, row in trials[(trials["state"] == state) & trials["intermediate"].map(bool)].iterrows():
             values = row["intermediate"]
-            fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines", name=name,
+            # Markers too: a trial pruned after its first epoch is a single point, invisible as a line.
+            fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=name,
                                      legendgroup=name, showlegend=first, line=dict(color=color, width=width),
+                                     marker=dict(size=4),
                                      hovertemplate=f"trial {int(row['number'])}, epoch %{{x}}: %{{y:.4f}}"
                                                    "<extra></extra>"))
             first = False
     if not fig.data:
         return None
-    return _layout(fig, "Trial learning curves (validation, per epoch)", xaxis=dict(title="epoch", dtick=1),
+    longest = int(trials["intermediate"].map(len).max())
+    return _layout(fig, "Trial learning curves (validation, per epoch)", xaxis=_epoch_axis(longest),
                    yaxis=dict(title=text(run.metrics.get("objective") or "objective")),
                    legend=_TOP_LEGEND,
                    margin=dict(t=70))
+
+
+def _epoch_axis(epochs: int) -> dict:
+    # Whole epochs only, about ten ticks at most.
+    return dict(title="epoch", tick0=1, dtick=max(1, math.ceil(epochs / 10)))
 
 
 def importances(run: RunResult) -> go.Figure | None:
@@ -367,7 +375,8 @@ def training_curves(run: RunResult) -> go.Figure | None:
                                      marker=dict(size=5),
                                      hovertemplate="epoch %{x}: %{y:.4f}<extra>%{fullData.name}</extra>"),
                           row=1, col=col)
-        fig.update_xaxes(title_text="epoch", dtick=1, row=1, col=col)
+        axis = _epoch_axis(max(map(len, curves.values())))
+        fig.update_xaxes(title_text=axis.pop("title"), **axis, row=1, col=col)
         fig.update_yaxes(title_text=axis_title, row=1, col=col)
     return _layout(fig, "Training curves of the final model",
                    legend=_TOP_LEGEND,

@@ -281,11 +281,16 @@ class _Page:
     def table(self) -> str:
         head = ['<th data-key="rank" data-type="num" aria-sort="ascending"><button type="button">#</button></th>',
                 '<th data-key="model" data-type="text"><button type="button">model</button></th>']
-        for key, label, kind, lower, _ in COLUMNS:
+        columns = list(COLUMNS)
+        if self.rank_by not in {c[0] for c in columns}:
+            # Ranked by a key the table does not show (e.g. validation.roc_auc): show it, right after the model.
+            columns.insert(0, (self.rank_by, metric_label(self.rank_by), "num", lower_is_better(self.rank_by),
+                               _metric_cell(self.rank_by)))
+        for key, label, kind, lower, _ in columns:
             order = ' data-order="asc"' if lower else ""
-            marker = " ↓" if key == self.rank_by else ""
-            head.append(f'<th data-key="{key}" data-type="{kind}"{order}><button type="button">{e(label)}{marker}'
-                        f'</button></th>')
+            ranked = ' class="ranked" title="the ranking metric"' if key == self.rank_by else ""
+            head.append(f'<th data-key="{e(key)}" data-type="{kind}"{order}{ranked}><button type="button">'
+                        f'{e(label)}</button></th>')
         rows = []
         for rank, run in enumerate(self.runs, start=1):
             badges = ""
@@ -297,11 +302,12 @@ class _Page:
             cells = [f'<td data-key="rank" data-sort="{rank}">{rank}</td>',
                      f'<td data-key="model" data-sort="{e(run.name)}" class="model"><a href="#'
                      f'{self.anchors[id(run)]}">{e(run.name)}</a>{badges}</td>']
-            for key, _, _, _, cell in COLUMNS:
+            for key, _, _, _, cell in columns:
                 shown, sort = cell(run)
                 sort_text = "" if sort is None else (repr(float(sort)) if is_number(sort) else str(sort))
-                cells.append(f'<td data-key="{key}" data-sort="{e(sort_text)}">{shown}</td>')
-            rows.append(f'<tr data-model="{e(run.name)}">{"".join(cells)}</tr>')
+                cells.append(f'<td data-key="{e(key)}" data-sort="{e(sort_text)}">{shown}</td>')
+            top = ' class="top"' if rank == 1 else ""
+            rows.append(f'<tr data-model="{e(run.name)}"{top}>{"".join(cells)}</tr>')
         return (f'<section id="ranking"><h2>Ranking</h2><p class="muted">Click a column header to sort. Accuracy '
                 f'is green when it meets the notebook\'s 70% target. Parameters: total / trainable; trials: complete '
                 f'/ pruned.</p><div class="table-wrap"><table id="leaderboard" class="sortable"><thead><tr>'
@@ -427,7 +433,8 @@ table.sortable th button:focus-visible { outline:2px solid var(--accent); }
 table.sortable th[aria-sort="ascending"] button::after { content:" ▲"; color:var(--accent); }
 table.sortable th[aria-sort="descending"] button::after { content:" ▼"; color:var(--accent); }
 table.sortable tbody tr:hover { background:#f3f7fc; }
-table.sortable tbody tr:first-child td { background:#f1faf5; }
+table.sortable tbody tr.top td { background:#f1faf5; }
+table.sortable th.ranked { background:#eaf2fb; }
 table.sortable td.model a { font-weight:600; }
 table.sortable td.model { white-space:normal; min-width:170px; max-width:240px; overflow-wrap:break-word; }
 table.sortable td[data-key="best_params"] { white-space:normal; min-width:170px; max-width:280px; }

@@ -84,6 +84,21 @@ def make_run(runs_dir: Path, model: str, separation: float, seed: int, *, folder
     return metrics
 
 
+def write_fixture_runs(runs: Path) -> dict[str, dict]:
+    """Three models of clearly different quality (one named to attack the page) plus one broken run folder;
+    returns {model name: its metrics.json}."""
+    metrics = {
+        "mobilenet_v2_frozen": make_run(runs, "mobilenet_v2_frozen", 2.0, seed=1),
+        "cnn": make_run(runs, "cnn", 0.9, seed=2, weights="none", train_sources=("deepfake-faces",), n_test=50),
+        EVIL_NAME: make_run(runs, EVIL_NAME, 0.3, seed=3, folder="evil", synthetic=True, weights="none",
+                            eval_sources=("deepfake-faces", EVIL_SOURCE), train_sources=(EVIL_SOURCE,)),
+    }
+    broken = runs / "broken"
+    broken.mkdir()
+    (broken / "metrics.json").write_text("{ not json")
+    return metrics
+
+
 class PageParser(HTMLParser):
     """Collects the ranking table (cell data-key -> data-sort per row), element ids and visible text."""
 

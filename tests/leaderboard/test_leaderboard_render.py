@@ -60,6 +60,8 @@ def test_ranking_follows_the_chosen_metric_and_its_direction(fixture_runs, rank_
     rows = parse_page(board.html).rows
     assert [row["__model__"] for row in rows] == [r.name for r in board.runs]
     assert [int(row["rank"]) for row in rows] == [1, 2, 3]
+    # The ranking metric is always a column, even a nested one the default table does not show.
+    assert [float(row[rank_by]) for row in rows] == values
 
 
 def test_unknown_rank_key_is_a_clear_error(fixture_runs):
