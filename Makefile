@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ZOO    := $(BIN)/deepfake-zoo
 
 # Knobs: the same words as the CLI flags (--image-size) and the YAML keys (image_size).
-MODEL      ?= cnn
+MODEL      ?=
 DATA       ?=
 TRIALS     ?=
 TIMEOUT    ?=
@@ -40,16 +40,16 @@ data: setup
 	$(ZOO) data $(call opt,--data,$(DATA)) $(if $(KAGGLE),--kaggle) $(call opt,--seed,$(SEED)) --manifest $(MANIFEST)
 
 list: setup
-	$(ZOO) list $(call opt,--model,$(filter-out cnn,$(MODEL)))
+	$(ZOO) list $(call opt,--model,$(MODEL))
 
 search: setup
-	$(ZOO) search --model $(MODEL) $(SEARCH_OPTS)
+	$(ZOO) search --model $(or $(MODEL),cnn) $(SEARCH_OPTS)
 
 leaderboard: setup
 	$(ZOO) leaderboard
 
 predict: setup
-	$(ZOO) predict $(INPUT) $(call opt,--model,$(filter-out cnn,$(MODEL)))
+	$(ZOO) predict $(INPUT) $(call opt,--model,$(MODEL))
 
 bench: setup
 	$(ZOO) bench $(call opt,--data,$(DATA))

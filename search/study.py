@@ -11,6 +11,7 @@ import glob
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -31,6 +32,9 @@ from search.space import suggest
 from search.training import Task, make_task, measure_images_per_second
 
 Log = Callable[[str], None]
+# Our own one-line-per-trial log replaces Optuna's INFO lines; heartbeats are experimental but exactly what we need.
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # Trial attributes that must match for a rerun to join an existing study instead of mixing incomparable trials.
 STUDY_KEYS = ("image_size", "weights", "epochs", "manifest_sha256", "limit", "train_sources")
@@ -162,7 +166,9 @@ def run_model_search(name: str, config: SearchConfig, log: Log = print,
         fitted = task.fit(hp, config.epochs, config.patience, report)
         trial.set_user_attr("best_epoch", fitted.best_epoch)
         trial.set_user_attr("history", fitted.history)
-        fitted.model.save(_checkpoint(run_dir, trial.number))
+        checkpoint = _checkpoint(run_dir, trial.number)
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        fitted.model.save(checkpoint)
         return fitted.best_value
 
     bar = tqdm(total=config.trials, initial=min(done, config.trials), desc=name, unit="trial", file=sys.stderr,

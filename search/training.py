@@ -103,18 +103,29 @@ class Task:
 class ImageTask(Task):
     """Trains the whole model on images every epoch: the custom CNN and fine-tuned backbones."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._eval_data: dict = {}
+
     def build(self, hp: dict) -> keras.Model:
         model = self.entry.build(hp, image_size=self.image_size, weights=self.weights)
         zoo.compile_model(model, hp)
         return model
 
     def _data(self, split: str, augment: str = "none", seed: int = 0):
+        if split != "train":
+            # Evaluation data never changes: build it once so predict is not retraced every epoch.
+            key = (split, self.image_size)
+            if key not in self._eval_data:
+                self._eval_data[key] = make_dataset(self.frames[split], split, self.image_size,
+                                                    batch_size=self.batch_size, shuffle=False)
+            return self._eval_data[key]
         return make_dataset(self.frames[split], split, self.image_size, batch_size=self.batch_size,
-                            augment=augment, shuffle=(split == "train"), seed=seed)
+                            augment=augment, shuffle=True, seed=seed)
 
     def train_epoch(self, model: keras.Model, hp: dict, epoch: int) -> float:
         data = self._data("train", hp.get("augment", "none"), seed=self.seed * 1000 + epoch)
-        out = model.fit(data, epochs=1, verbose=0)
+        out = model.fit(data, epochs=1, shuffle=False, verbose=0)  # the dataset shuffles itself, seeded
         return float(out.history["loss"][-1])
 
     def predict(self, model: keras.Model, split: str) -> np.ndarray:
