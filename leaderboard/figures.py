@@ -145,7 +145,9 @@ def cross_dataset_matrix(runs: list[RunResult]) -> go.Figure | None:
         z, label, hover = [], [], []
         for r in rows:
             z.append([_num(cells.get((r, c), {}).get(metric)) for c in cols])
-            label.append(["" if math.isnan(v) else f"{v:.3f}" for v in z[-1]])
+            # A result whose metric is undefined (one class only in that source) says so instead of a blank.
+            label.append([("n/a" if (r, c) in cells else "") if math.isnan(v) else f"{v:.3f}"
+                          for c, v in zip(cols, z[-1])])
             hover.append([_cell_hover(cells.get((r, c)), metric) for c in cols])
         fig.add_trace(go.Heatmap(
             z=z, x=[text(c) for c in cols], y=[text(r) for r in rows], text=label, texttemplate="%{text}",
@@ -308,9 +310,9 @@ def optimisation_history(run: RunResult) -> go.Figure | None:
                                  line=dict(color=PALETTE[1], shape="hv", width=2), hoverinfo="skip"))
     if not fig.data:
         return None
-    return _layout(fig, "Optimisation history", xaxis=dict(title="trial"), yaxis=dict(title=objective),
-                   legend=_TOP_LEGEND,
-                   margin=dict(t=70))
+    last = int(trials["number"].max())
+    return _layout(fig, "Optimisation history", yaxis=dict(title=objective), legend=_TOP_LEGEND, margin=dict(t=70),
+                   xaxis=dict(title="trial", tick0=0, dtick=max(1, math.ceil(last / 10))))
 
 
 def trial_curves(run: RunResult) -> go.Figure | None:

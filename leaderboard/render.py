@@ -22,7 +22,8 @@ from leaderboard import figures
 from leaderboard.runs import RunResult, SkippedRun, is_number, load_runs, lower_is_better
 
 METRIC_LABELS = {
-    "accuracy": "test accuracy", "roc_auc": "ROC AUC", "eer": "EER", "f1": "F1", "average_precision": "average precision",
+    "accuracy": "test accuracy", "roc_auc": "ROC AUC", "eer": "EER", "f1": "F1",
+    "average_precision": "average precision",
     "wall_time_s": "search wall time", "inference_images_per_s": "inference images/s", "params_total": "parameters",
     "params_trainable": "trainable parameters", "image_size": "input size", "best_value": "best validation value",
 }
@@ -295,8 +296,8 @@ class _Page:
         for rank, run in enumerate(self.runs, start=1):
             badges = ""
             if run.metrics.get("data_is_synthetic"):
-                badges += ' <span class="badge synthetic" title="trained and tested on synthetic demo data">synthetic ' \
-                          'data</span>'
+                badges += (' <span class="badge synthetic" title="trained and tested on synthetic demo data">'
+                           'synthetic data</span>')
             if run.notes:
                 badges += f' <span class="badge warn" title="{e("; ".join(run.notes))}">incomplete files</span>'
             cells = [f'<td data-key="rank" data-sort="{rank}">{rank}</td>',
@@ -408,7 +409,8 @@ def _document(body: str, figs: dict[str, str]) -> str:
 _CSS = """
 :root { --ink:#1d1d1f; --muted:#6b7280; --line:#e5e7eb; --bg:#f6f7f9; --good:#067a57; --bad:#c2410c; --accent:#0b63b6; }
 * { box-sizing: border-box; }
-body { margin:0; background:var(--bg); color:var(--ink); font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; }
+body { margin:0; background:var(--bg); color:var(--ink);
+  font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; }
 main { max-width:1500px; margin:0 auto; padding:24px 28px 64px; }
 h1 { font-size:26px; margin:0 0 4px; } h2 { font-size:19px; margin:0 0 10px; } h3 { font-size:14px; margin:0 0 6px; }
 a { color:var(--accent); text-decoration:none; } a:hover { text-decoration:underline; }
@@ -423,7 +425,8 @@ section { margin:22px 0; }
 .notice.skipped { background:#fdecec; border-color:#f0a8a8; }
 .table-wrap { overflow-x:auto; }
 table.sortable { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
-table.sortable th, table.sortable td { padding:7px 8px; border-bottom:1px solid var(--line); text-align:right; white-space:nowrap; }
+table.sortable th, table.sortable td { padding:7px 8px; border-bottom:1px solid var(--line); text-align:right;
+  white-space:nowrap; }
 table.sortable th[data-type="text"], table.sortable td[data-key="model"], table.sortable td[data-key="weights"],
 table.sortable td[data-key="best_params"] { text-align:left; }
 table.sortable thead th { position:sticky; top:0; background:#fafbfc; border-bottom:2px solid var(--line);
@@ -439,12 +442,14 @@ table.sortable td.model a { font-weight:600; }
 table.sortable td.model { white-space:normal; min-width:170px; max-width:240px; overflow-wrap:break-word; }
 table.sortable td[data-key="best_params"] { white-space:normal; min-width:170px; max-width:280px; }
 table.sortable td[data-key="weights"] { white-space:normal; min-width:90px; }
-.params { display:flex; flex-wrap:wrap; gap:0 10px; font-family:ui-monospace,SFMono-Regular,Menlo,monospace; font-size:11.5px; color:#4b5563; }
+.params { display:flex; flex-wrap:wrap; gap:0 10px; font-family:ui-monospace,SFMono-Regular,Menlo,monospace;
+  font-size:11.5px; color:#4b5563; }
 .params b { font-weight:600; color:#111827; }
 .sub { color:var(--muted); }
 .acc.meets { color:var(--good); font-weight:600; } .acc.below { color:var(--bad); font-weight:600; }
 .warn-text { color:var(--bad); }
-.badge { display:inline-block; font-size:11px; padding:1px 7px; border-radius:10px; margin-left:6px; vertical-align:middle; font-weight:500; }
+.badge { display:inline-block; font-size:11px; padding:1px 7px; border-radius:10px; margin-left:6px;
+  vertical-align:middle; font-weight:500; }
 .badge.synthetic { background:#fff2cc; color:#8a5a00; border:1px solid #f2c46d; }
 .badge.warn { background:#fdecec; color:#9b1c1c; border:1px solid #f0a8a8; }
 .grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(460px,1fr)); gap:14px; margin-top:12px; }
@@ -459,7 +464,8 @@ table.metrics thead th { font-size:12px; color:var(--muted); font-weight:600; }
 table.metrics tbody th { text-align:left; }
 .summary { display:grid; grid-template-columns:minmax(0,2fr) minmax(0,1fr); gap:24px; }
 dl.facts { grid-template-columns:max-content minmax(0,1fr) max-content minmax(0,1fr); }
-.best-params { background:#fafbfc; border:1px solid var(--line); border-radius:8px; padding:10px 14px; align-self:start; }
+.best-params { background:#fafbfc; border:1px solid var(--line); border-radius:8px; padding:10px 14px;
+  align-self:start; }
 dl { display:grid; grid-template-columns:max-content 1fr; gap:2px 14px; margin:0; }
 dt { color:var(--muted); } dd { margin:0; overflow-wrap:anywhere; }
 ul.notes { color:#8a5a00; margin:12px 0 0; padding-left:20px; }

@@ -142,8 +142,10 @@ def _read_metrics(folder: Path) -> dict[str, Any]:
         value = metrics.get(key)
         if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)):
             raise ValueError(f"metrics.json field {key} is {value!r}, not a number{fix}")
-    if "confusion_matrix" in metrics and not _is_confusion_matrix(metrics["confusion_matrix"]):
-        raise ValueError(f"metrics.json confusion_matrix is not [[tn, fp], [fn, tp]] of counts{fix}")
+    if metrics.get("confusion_matrix") is not None:
+        if not _is_confusion_matrix(metrics["confusion_matrix"]):
+            raise ValueError(f"metrics.json confusion_matrix is not [[tn, fp], [fn, tp]] of counts{fix}")
+        metrics["confusion_matrix"] = [[int(c) for c in row] for row in metrics["confusion_matrix"]]
     for key in ("per_source", "best_params", "trials", "validation"):
         if metrics.get(key) is not None and not isinstance(metrics[key], dict):
             raise ValueError(f"metrics.json field {key} is not an object{fix}")
@@ -157,9 +159,10 @@ def _read_metrics(folder: Path) -> dict[str, Any]:
 
 
 def _is_confusion_matrix(value: Any) -> bool:
+    # Counts written as floats (3.0) are still counts; anything fractional or negative is not.
     return (isinstance(value, list) and len(value) == 2
             and all(isinstance(row, list) and len(row) == 2 for row in value)
-            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for row in value for c in row))
+            and all(is_number(c) and c >= 0 and float(c).is_integer() for row in value for c in row))
 
 
 def _read_optional(run: RunResult, name: str, reader) -> Any:

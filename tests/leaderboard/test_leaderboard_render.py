@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -96,9 +95,9 @@ def test_every_plot_for_a_complete_run_and_the_comparison_views(fixture_runs):
     assert any(s.get("y0") == pytest.approx(0.70) and s.get("y1") == pytest.approx(0.70) for s in shapes)
     # Cross-dataset matrix: rows are train sources joined with "+", columns the per_source keys, escaped.
     auc = figs["fig-compare-cross"]["data"][0]
-    assert auc["y"] == ["deepfake-faces+real-and-fake-face", "deepfake-faces", "&lt;script&gt;alert('src')&lt;/script&gt;"]
-    assert sorted(auc["x"]) == sorted(["deepfake-faces", "real-and-fake-face",
-                                       "&lt;script&gt;alert('src')&lt;/script&gt;"])
+    escaped_source = "&lt;script&gt;alert('src')&lt;/script&gt;"
+    assert auc["y"] == ["deepfake-faces+real-and-fake-face", "deepfake-faces", escaped_source]
+    assert sorted(auc["x"]) == sorted(["deepfake-faces", "real-and-fake-face", escaped_source])
 
 
 def test_plotly_is_inlined_once_and_nothing_is_fetched(fixture_runs):
