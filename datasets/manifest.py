@@ -52,7 +52,7 @@ def _screen_all(paths: list[Path], converted_dir: Path) -> list:
     # Reading and decoding release the GIL, so threads overlap file I/O with decoding even on two cores.
     workers = min(16, 4 * (os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda p: screen_image(p, converted_dir), paths, chunksize=64))
+        return list(pool.map(lambda p: screen_image(p, converted_dir), paths))
 
 
 def _drop(df: pd.DataFrame, mask: pd.Series, reason: str, skips: list) -> pd.DataFrame:

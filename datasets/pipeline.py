@@ -45,7 +45,7 @@ def flip(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return tf.image.stateless_random_flip_left_right(image, _fold(seed, 1))
 
 
-def rotate(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+def rotation(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """Rotate by a uniform angle in +-0.2 full turns, reflecting at the borders: the notebook's RandomRotation(0.2)."""
     limit = ROTATION_FACTOR * 2.0 * math.pi
     angle = tf.random.stateless_uniform([], _fold(seed, 2), -limit, limit)
@@ -62,9 +62,9 @@ def rotate(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return tf.clip_by_value(rotated[0], 0.0, 255.0)
 
 
-def flip_rotate(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+def flip_rotation(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """The notebook's augmentation: random horizontal flip, then RandomRotation(0.2)."""
-    return rotate(flip(image, seed), seed)
+    return rotation(flip(image, seed), seed)
 
 
 def color(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -107,7 +107,7 @@ def _maybe(op: Callable, image: tf.Tensor, seed: tf.Tensor, salt: int, p: float 
 def mixed(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """Flip, then each of rotation, colour jitter, JPEG re-compression and blur with probability 1/2."""
     image = flip(image, seed)
-    for salt, op in enumerate((rotate, color, jpeg, blur), start=20):
+    for salt, op in enumerate((rotation, color, jpeg, blur), start=20):
         image = _maybe(op, image, seed, salt)
     return image
 
@@ -120,8 +120,8 @@ def none(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 AUGMENTATIONS: dict[str, Callable[[tf.Tensor, tf.Tensor], tf.Tensor]] = {
     "none": none,
     "flip": flip,
-    "rotate": rotate,
-    "flip_rotate": flip_rotate,
+    "rotation": rotation,
+    "flip_rotation": flip_rotation,
     "color": color,
     "jpeg": jpeg,
     "blur": blur,
@@ -152,7 +152,7 @@ def make_dataset(df: pd.DataFrame, split: str, image_size: int, batch_size: int 
     decoded, resized images in memory (a str/Path caches to that file prefix); mind memory at large sizes.
     Raises ValueError for an unknown policy or a split with no rows.
 
-    >>> ds = make_dataset(load_manifest(), "train", 128, augment="flip_rotate")  # doctest: +SKIP
+    >>> ds = make_dataset(load_manifest(), "train", 128, augment="flip_rotation")  # doctest: +SKIP
     >>> images, labels = next(iter(ds))  # doctest: +SKIP
     """
     policy = _check_policy(augment)

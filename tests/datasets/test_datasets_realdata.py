@@ -46,7 +46,7 @@ def test_real_manifest_counts_no_leaks_and_a_batch(real_data_root, tmp_path):
 
     for source, rows in (("deepfake-faces", faces), ("real-and-fake-face", folder)):
         subset = df[df.path.isin(rows[rows.split == "test"].path.head(8))]
-        images, labels = next(iter(make_dataset(subset, "test", 96, batch_size=8, augment="flip_rotate")))
+        images, labels = next(iter(make_dataset(subset, "test", 96, batch_size=8, augment="flip_rotation")))
         assert images.shape == (8, 96, 96, 3) and labels.shape == (8,), source
         values = images.numpy()
         assert values.dtype == np.float32 and values.min() >= 0.0 and values.max() <= 255.0

@@ -58,7 +58,7 @@ def test_train_is_shuffled_by_default_and_seeded(manifest, plain):
 
 def test_policy_names_and_unknown_policy(manifest):
     assert augment_names()[0] == "none"
-    assert {"none", "flip", "rotate", "flip_rotate", "color", "jpeg", "blur"} <= set(AUGMENTATIONS)
+    assert {"none", "flip", "rotation", "flip_rotation", "color", "jpeg", "blur"} <= set(AUGMENTATIONS)
     with pytest.raises(ValueError, match="did you mean 'flip'"):
         make_dataset(manifest, "train", SIZE, augment="flpi")
     with pytest.raises(ValueError, match="no rows"):
@@ -97,7 +97,7 @@ def test_each_policy_does_what_it_says(manifest, plain):
     assert 0.5 < np.abs(recompressed - plain).mean() < 40
     jittered, _ = _collect(make_dataset(manifest, "train", SIZE, augment="color", shuffle=False))
     assert np.abs(jittered.mean(axis=(1, 2)) - plain.mean(axis=(1, 2))).max() > 2.0
-    rotated, _ = _collect(make_dataset(manifest, "train", SIZE, augment="rotate", shuffle=False))
+    rotated, _ = _collect(make_dataset(manifest, "train", SIZE, augment="rotation", shuffle=False))
     # Rotation moves pixels but, with reflected borders, keeps the image's overall brightness roughly the same.
     assert np.abs(rotated - plain).mean() > 5.0
     assert np.abs(rotated.mean(axis=(1, 2, 3)) - plain.mean(axis=(1, 2, 3))).max() < 40.0
