@@ -19,8 +19,9 @@ NUMERIC_FIELDS = HEADLINE_METRICS + (
     "threshold", "image_size", "params_total", "params_trainable", "n_test", "best_value", "wall_time_s",
     "inference_images_per_s", "seed", "epochs",
 )
-# Keys where a smaller number is the better result; every other metric ranks larger-first.
-LOWER_IS_BETTER = ("eer", "loss", "wall_time_s", "params_total", "params_trainable", "seconds", "_s")
+# Key endings where a smaller number is the better result; every other metric ranks larger-first. Times end in
+# `_time_s`/`duration_s`, not a bare `_s`, because `inference_images_per_s` is a rate where more is better.
+LOWER_IS_BETTER = ("eer", "loss", "_time_s", "duration_s", "seconds", "params_total", "params_trainable")
 
 
 @dataclass
@@ -78,8 +79,7 @@ def lookup_number(metrics: dict[str, Any], key: str) -> float | None:
 
 def lower_is_better(key: str) -> bool:
     """Whether ranking by `key` puts the smallest value first (EER, losses, times, sizes)."""
-    last = key.split(".")[-1]
-    return any(last == k or last.endswith(k) for k in LOWER_IS_BETTER)
+    return key.split(".")[-1].endswith(LOWER_IS_BETTER)
 
 
 def load_runs(runs_dir: str | Path = "runs") -> tuple[list[RunResult], list[SkippedRun]]:

@@ -48,6 +48,7 @@ def test_one_row_per_model_ranked_with_the_fixture_numbers(fixture_runs, tmp_pat
 
 
 @pytest.mark.parametrize("rank_by, reverse", [("eer", False), ("accuracy", True), ("wall_time_s", False),
+                                              ("inference_images_per_s", True), ("params_trainable", False),
                                               ("per_source.deepfake-faces.roc_auc", True)])
 def test_ranking_follows_the_chosen_metric_and_its_direction(fixture_runs, rank_by, reverse):
     runs_dir, metrics = fixture_runs
