@@ -92,12 +92,22 @@ def make_demo_dataset(root: str | Path, seed: int = 0, n_per_class: int = 150, i
     if root.exists() and any(root.iterdir()) and not (root / SYNTHETIC_MARKER).exists():
         raise FileExistsError(f"{root} is not empty and holds no earlier demo ({SYNTHETIC_MARKER}): "
                               "pick an empty folder for the demo dataset")
+    note = NOTE + f"seed={seed} n_per_class={n_per_class} image_size={image_size}\n"
+    marker = root / SYNTHETIC_MARKER
+    if marker.exists() and marker.read_text() == note and all(
+            len(list((root / name).glob("*.png"))) == n_per_class for name in ("Real", "Fake")):
+        # Same arguments, same bytes: leave it, so concurrent search workers never delete files another is reading.
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    # Claim the folder before writing images, so an interrupted run is still recognised (and redone) next time.
+    marker.write_text(NOTE + "incomplete: generation was interrupted\n")
     for name in ("Real", "Fake"):
         if (root / name).exists():
             shutil.rmtree(root / name)
         (root / name).mkdir(parents=True)
-    (root / SYNTHETIC_MARKER).write_text(NOTE + f"seed={seed} n_per_class={n_per_class} image_size={image_size}\n")
     for label, name in ((0, "Real"), (1, "Fake")):
         for index in range(n_per_class):
             _render(seed, label, index, image_size).save(root / name / f"{name.lower()}_{index:04d}.png")
+    # The full note goes last: with these arguments in it, it means the set is complete.
+    marker.write_text(note)
     return root

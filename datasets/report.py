@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -108,5 +109,9 @@ class BuildReport:
     def write(self, folder: Path) -> None:
         """Write report.json and report.txt into `folder` (the manifest's folder)."""
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "report.json").write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        (folder / "report.txt").write_text(self.to_text())
+        for name, text in (("report.json", json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"),
+                           ("report.txt", self.to_text())):
+            # Written aside and renamed, so a reader (or a concurrent build) never sees half a report.
+            partial = folder / f".{name}.{os.getpid()}.part"
+            partial.write_text(text)
+            os.replace(partial, folder / name)

@@ -73,3 +73,13 @@ def test_build_without_data_uses_the_demo_and_says_so(tmp_path):
     again = build_manifest(tmp_path / "build" / "demo-data", tmp_path / "other" / "splits.csv", seed=0)
     assert again.data_is_synthetic
     assert (tmp_path / "other" / "splits.csv").read_bytes() == (tmp_path / "build" / "splits.csv").read_bytes()
+
+
+def test_an_existing_complete_demo_is_left_untouched(tmp_path):
+    root = make_demo_dataset(tmp_path / "demo", n_per_class=3, image_size=16)
+    stamp = (root / "Real" / "real_0000.png").stat().st_mtime_ns
+    assert make_demo_dataset(root, n_per_class=3, image_size=16) == root
+    assert (root / "Real" / "real_0000.png").stat().st_mtime_ns == stamp
+    (root / "Fake" / "fake_0002.png").unlink()
+    make_demo_dataset(root, n_per_class=3, image_size=16)
+    assert (root / "Fake" / "fake_0002.png").is_file()
