@@ -187,8 +187,11 @@ def run_model_search(name: str, config: SearchConfig, log: Log = print,
         if len(failures) >= 3 and all(failures[-3:]):
             study.stop()
 
-    study.optimize(objective, timeout=config.timeout, gc_after_trial=True, catch=(Exception,),
-                   callbacks=[optuna.study.MaxTrialsCallback(config.trials, states=FINISHED), on_trial])
+    if done < config.trials:
+        # n_trials bounds this worker; MaxTrialsCallback bounds the study when several workers share it.
+        study.optimize(objective, n_trials=config.trials - done, timeout=config.timeout, gc_after_trial=True,
+                       catch=(Exception,),
+                       callbacks=[optuna.study.MaxTrialsCallback(config.trials, states=FINISHED), on_trial])
     bar.close()
 
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]

@@ -1,0 +1,49 @@
+"""Tiny data and tiny models for the search tests: the synthetic demo at 32px and two throwaway registered models."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import pytest
+
+import zoo
+from datasets.demo import make_demo_dataset
+from datasets.manifest import build_manifest
+from search.config import make_config
+from zoo.search_space import Categorical, Float, Int
+
+# Registered from the test module itself: the search must run a model it has never heard of, with no other edit.
+TINY_SPACE = {"learning_rate": Float(1e-3, 3e-2, log=True), "head_units": Int(4, 16, step=4),
+              "dropout": Float(0.0, 0.3), "augment": Categorical(("none", "flip"))}
+
+
+def _tiny_backbone(image_size, weights_path):
+    return keras.Sequential([keras.Input((image_size, image_size, 3)),
+                             keras.layers.Conv2D(8, 3, strides=2, activation="relu"),
+                             keras.layers.Conv2D(8, 3, strides=2, activation="relu")])
+
+
+for _name, _frozen in (("tiny_search_frozen", True), ("tiny_search_scratch", False)):
+    if _name not in zoo.list_models():
+        zoo.register_model(_name, family="tiny_search", input_size=32, sizes=(24, 32), frozen=_frozen,
+                           preprocessing="unit", search_space=TINY_SPACE)(_tiny_backbone)
+
+
+@pytest.fixture(scope="session")
+def demo_manifest(tmp_path_factory) -> Path:
+    """A manifest over a small synthetic demo dataset (seeded): 40 images per class at 32px."""
+    root = tmp_path_factory.mktemp("demo")
+    data = make_demo_dataset(root / "data", seed=0, n_per_class=40, image_size=32)
+    manifest = root / "build" / "splits.csv"
+    build_manifest(data, manifest, seed=0)
+    return manifest
+
+
+@pytest.fixture
+def config_for(tmp_path, demo_manifest):
+    """A search config writing under this test's tmp folder, on the demo manifest."""
+    def make(**values):
+        base = {"manifest": str(demo_manifest), "runs": str(tmp_path / "runs"),
+                "cache_dir": str(tmp_path / "features"), "trials": 3, "epochs": 2, "seed": 0}
+        return make_config({**base, **values})
+    return make

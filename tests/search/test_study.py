@@ -1,0 +1,78 @@
+"""A short Optuna study end to end: trials, pruning, result files, test metrics recomputed from the predictions."""
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from datasets.images import load_for_model
+from search import study as study_module
+from search.metrics import binary_metrics
+from search.study import run_model_search
+
+pytestmark = pytest.mark.slow
+
+
+class PruneTrialOne(optuna.pruners.BasePruner):
+    """A pruner forced to prune: trial 1 is stopped at its first report, every other trial runs to the end."""
+
+    def prune(self, study, trial) -> bool:
+        return trial.number == 1
+
+
+def test_three_trial_study_writes_every_result_and_prunes(config_for):
+    config = config_for(model="tiny_search_scratch", trials=3, epochs=2)
+    metrics = run_model_search("tiny_search_scratch", config, log=lambda _: None, pruner=PruneTrialOne())
+    run = config.runs_dir / "tiny_search_scratch"
+    for name in ("metrics.json", "predictions.csv", "val_predictions.csv", "trials.csv", "importances.json",
+                 "history.json", "model.keras"):
+        assert (run / name).is_file(), name
+    assert metrics["trials"] == {"complete": 2, "pruned": 1, "failed": 0}
+    trials = pd.read_csv(run / "trials.csv")
+    assert list(trials["state"]) == ["COMPLETE", "PRUNED", "COMPLETE"]
+    assert len(json.loads(trials.loc[1, "intermediate"])) == 1  # pruned after its first epoch
+
+    # The test metrics are exactly what the predictions file says, at the threshold chosen on validation.
+    saved = json.loads((run / "metrics.json").read_text())
+    pred = pd.read_csv(run / "predictions.csv")
+    again = binary_metrics(pred["label"], pred["prob_fake"], saved["threshold"])
+    for key in ("accuracy", "roc_auc", "eer", "average_precision", "f1"):
+        assert again[key] == pytest.approx(saved[key]), key
+    assert again["confusion_matrix"] == saved["confusion_matrix"]
+    assert np.array_equal(pred["pred"], (pred["prob_fake"] >= saved["threshold"]).astype(int))
+    assert sum(map(sum, saved["confusion_matrix"])) == saved["n_test"] == len(pred)
+    assert set(pred["path"]).isdisjoint(pd.read_csv(run / "val_predictions.csv")["path"])
+    assert saved["weights"] == "none" and saved["best_params"].keys() == {"learning_rate", "head_units",
+                                                                          "dropout", "augment"}
+
+    # The saved model takes raw RGB files as predict will feed them and reproduces the scores.
+    model = keras.saving.load_model(run / "model.keras")
+    images = np.stack([load_for_model(p, saved["image_size"]) for p in pred["path"][:6]])
+    assert model.predict(images, verbose=0).reshape(-1) == pytest.approx(pred["prob_fake"][:6], abs=2e-3)
+
+
+def test_rerun_of_a_finished_study_adds_no_trial(config_for):
+    config = config_for(model="tiny_search_frozen", trials=2, epochs=1)
+    run_model_search("tiny_search_frozen", config, log=lambda _: None)
+    again = run_model_search("tiny_search_frozen", config, log=lambda _: None)
+    assert again["trials"]["complete"] == 2
+
+
+def test_study_with_other_settings_is_refused(config_for):
+    config = config_for(model="tiny_search_frozen", trials=1, epochs=1)
+    run_model_search("tiny_search_frozen", config, log=lambda _: None)
+    changed = config_for(model="tiny_search_frozen", trials=1, epochs=1, image_size=24)
+    with pytest.raises(study_module.StudyMismatchError, match="image_size"):
+        run_model_search("tiny_search_frozen", changed, log=lambda _: None)
+
+
+def test_dry_run_estimates_without_creating_a_study(config_for):
+    lines = []
+    config = config_for(model="tiny_search_scratch", dry_run=True)
+    assert run_model_search("tiny_search_scratch", config, log=lines.append) is None
+    assert "estimated" in lines[0]
+    assert not (config.runs_dir / "optuna.db").exists()
