@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 from datasets.images import load_for_model
 from datasets.manifest import build_manifest, load_manifest
@@ -114,3 +115,23 @@ def test_cache_in_memory_and_on_disk_give_the_same_batches(manifest, tmp_path):
     train = make_dataset(manifest, "train", SIZE, cache=True, seed=4)
     epoch_one, epoch_two = _collect(train)[0], _collect(train)[0]
     assert epoch_one.shape == epoch_two.shape and not np.array_equal(epoch_one, epoch_two)
+
+
+def test_blur_matches_scipy_and_rotation_turns_about_the_centre():
+    from scipy.ndimage import correlate1d
+
+    from datasets.pipeline import blur, rotation
+
+    image = np.random.default_rng(0).uniform(0, 255, (17, 13, 3)).astype(np.float32)
+    key = tf.constant([5, 9], tf.int64)
+    sigma = float(tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(key, 8), 0.2, 1.5))
+    kernel = np.exp(-np.arange(-4, 5) ** 2 / (2 * sigma**2))
+    kernel /= kernel.sum()
+    # scipy's "mirror" is TensorFlow's REFLECT: the edge pixel is not repeated.
+    expected = correlate1d(correlate1d(image, kernel, axis=0, mode="mirror"), kernel, axis=1, mode="mirror")
+    np.testing.assert_allclose(blur(tf.constant(image), key).numpy(), np.clip(expected, 0, 255), atol=1e-3)
+
+    square = image[:13]
+    turned = rotation(tf.constant(square), key).numpy()
+    np.testing.assert_allclose(turned[6, 6], square[6, 6], atol=1e-3)
+    assert np.abs(turned - square).mean() > 5.0
