@@ -12,6 +12,7 @@ import pytest
 
 import zoo
 from zoo.preprocessing import BackbonePreprocess
+from zoo.registry import backbone_blocks
 
 pytestmark = pytest.mark.slow
 
@@ -24,6 +25,8 @@ REFERENCE_PREPROCESS = {
     "efficientnet": keras.applications.efficientnet.preprocess_input,
     "cnn": lambda x: x / 255.0,
 }
+# Blocks each backbone's block_pattern finds: the architectures' own stages, plus a final 1x1 conv where there is one.
+EXPECTED_BLOCKS = {"mobilenet": 17, "resnet": 16, "inception": 11, "xception": 14, "efficientnet": 17}
 
 
 def _batch(size: int, n: int = 2) -> np.ndarray:
@@ -76,6 +79,25 @@ def test_backbone_receives_its_preprocessing(built):
         assert seen.min() >= -1.0 and seen.max() <= 1.0 and seen.min() < -0.9 and seen.max() > 0.9
     if entry.preprocessing == "caffe":  # BGR order: channel 0 is blue minus the ImageNet blue mean
         np.testing.assert_allclose(seen[..., 0], raw[..., 2] - 103.939, atol=1e-3)
+
+
+def test_backbone_trains_as_declared(built):
+    entry, model, size = built
+    backbone = zoo.training.find_backbone(model)
+    weighted = [layer for layer in backbone.layers if layer.weights]
+    trainable = {layer.name for layer in weighted if layer.trainable}
+    if entry.frozen:
+        assert not trainable
+    elif not entry.finetune:
+        assert trainable == {layer.name for layer in weighted}
+    else:
+        blocks = backbone_blocks(backbone, entry.block_pattern)
+        if entry.family in EXPECTED_BLOCKS:
+            assert len(blocks) == EXPECTED_BLOCKS[entry.family]
+        assert len(blocks) >= entry.search_space["unfreeze_blocks"].high
+        last = entry.default_hparams()["unfreeze_blocks"]
+        assert trainable == {layer.name for block in blocks[-last:] for layer in block
+                             if layer.weights and not isinstance(layer, keras.layers.BatchNormalization)}
 
 
 def test_saves_and_loads_as_keras(built, tmp_path):
