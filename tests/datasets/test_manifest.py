@@ -176,3 +176,21 @@ def test_bad_fractions_and_missing_manifest_are_clear_errors(two_sources, tmp_pa
         build_manifest(two_sources, tmp_path / "m.csv", val_fraction=0.5, test_fraction=0.5)
     with pytest.raises(FileNotFoundError, match="make data"):
         load_manifest(tmp_path / "nothing.csv")
+
+
+def test_a_group_tying_two_given_splits_together_keeps_one_side(tmp_path):
+    data = tmp_path / "data"
+    given = make_folder_dataset(data / "given", {("Train", "Real"): 3, ("Train", "Fake"): 3,
+                                                 ("Test", "Real"): 3, ("Test", "Fake"): 3}, seed=1)
+    videos = make_metadata_dataset(data / "videos", n_real=10, fakes_per_real=[1], seed=2)
+    # r000 and its fake f000_0 form one group; they are byte-copies of a Train real and a Test fake of `given`.
+    shutil.copy(given / "Train" / "Real" / "img_000.jpg", videos / "faces_224" / "r000.jpg")
+    shutil.copy(given / "Test" / "Fake" / "img_000.jpg", videos / "faces_224" / "f000_0.jpg")
+    report = build_manifest(data, tmp_path / "m.csv", seed=0)
+    df = load_manifest(tmp_path / "m.csv")
+    audit_leakage(df)
+    # A 1:1 tie goes to the evaluation side (test); the Train copy would leak, so it is dropped and counted.
+    assert report.skip_counts() == {"linked_across_splits": 1}
+    assert not df.path.str.endswith("given/Train/Real/img_000.jpg").any()
+    tied = df[df.path.str.contains("r000|f000_0|Test/Fake/img_000")]
+    assert len(tied) == 3 and set(tied.split) == {"test"} and tied.group.nunique() == 1
