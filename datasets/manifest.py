@@ -176,6 +176,9 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError(f"val_fraction {val_fraction} and test_fraction {test_fraction} must each be in [0, 1) "
                          "and sum below 1: e.g. --val-fraction 0.15 --test-fraction 0.15")
+    if int(seed) < 0 or int(cap_per_class) < 0:
+        raise ValueError(f"seed {seed} and cap_per_class {cap_per_class} must be non-negative: e.g. --seed 0 "
+                         "--cap-per-class 16000 (0 = no cap)")
     manifest = Path(manifest).absolute()
     out_dir = manifest.parent
     synthetic = data is None

@@ -174,6 +174,8 @@ def test_unknown_layout_or_empty_folder_is_a_clear_error(tmp_path, make):
 def test_bad_fractions_and_missing_manifest_are_clear_errors(two_sources, tmp_path):
     with pytest.raises(ValueError, match="sum below 1"):
         build_manifest(two_sources, tmp_path / "m.csv", val_fraction=0.5, test_fraction=0.5)
+    with pytest.raises(ValueError, match="non-negative"):
+        build_manifest(two_sources, tmp_path / "m.csv", seed=-1)
     with pytest.raises(FileNotFoundError, match="make data"):
         load_manifest(tmp_path / "nothing.csv")
 
