@@ -100,7 +100,10 @@ def test_entry_declares_sizes_weights_and_search_space(name):
     assert entry.input_size in entry.sizes and min(entry.sizes) >= 32
     with pytest.raises(ValueError, match="use one of"):
         entry.check_size(max(entry.sizes) + 1)
-    assert entry.default_weights == ("none" if entry.family == "cnn" else "imagenet")
+    if entry.family in BACKBONES:
+        assert entry.default_weights == "imagenet"
+    if entry.family == "cnn":
+        assert entry.default_weights == "none" and entry.preprocessing == "unit"
     assert entry.resolve_weights("none") == "none"
     space = entry.search_space
     assert isinstance(space["learning_rate"], Float) and space["learning_rate"].log
@@ -113,7 +116,8 @@ def test_entry_declares_sizes_weights_and_search_space(name):
         assert isinstance(space["unfreeze_blocks"], Int) and space["unfreeze_blocks"].low >= 1
         assert isinstance(space["backbone_lr_ratio"], Float) and space["backbone_lr_ratio"].high <= 1.0
     hp = entry.default_hparams()
-    assert hp["head_units"] == 128  # the notebook's Dense(128)
+    if entry.family in BACKBONES | {"cnn"}:
+        assert hp["head_units"] == 128  # the notebook's Dense(128)
     for key, param in space.items():
         value = hp[key]
         if isinstance(param, Categorical):

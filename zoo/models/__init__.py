@@ -1,1 +1,7 @@
-"""One module per backbone; each registers its variants with `@register_model` and is found automatically."""
+"""One module per backbone; each registers its variants with `@register_model` and is found automatically.
+
+Adding a backbone is one new file here: a builder `fn(image_size, weights_path) -> keras.Model` (preprocessed input
+to a feature map) decorated with `zoo.registry.register_model(...)` once per variant (`<backbone>_frozen`,
+`<backbone>_finetune`). `import zoo` imports every module in this folder, `deepfake-zoo list` shows it, and
+tests/zoo/test_models.py tests it with no other edit.
+"""
