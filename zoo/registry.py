@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from zoo.preprocessing import BackbonePreprocess
 from zoo.search_space import Param, standard_space
-from zoo.weights import ensure_weights_file
+from zoo.weights import ensure_weights_file, find_weights_file
 
 # builder(image_size, weights_path) -> keras.Model mapping preprocessed (size, size, 3) to a feature map or vector;
 # weights_path is the local ImageNet file to load, or None for random initialisation.
@@ -93,7 +93,8 @@ class ModelEntry:
     def _backbone(self, image_size: int | None, weights: str | None):
         size = self.check_size(image_size)
         resolved = self.resolve_weights(weights, size)
-        path = ensure_weights_file(self.name, self.weights_file, self.weights_url) if resolved == "imagenet" else None
+        # resolve_weights has made sure the file is cached (or raised), so this only locates it.
+        path = find_weights_file(self.weights_file) if resolved == "imagenet" else None
         backbone = self.builder(size, path)
         # One fixed name lets compile_model and the tests find the backbone inside any saved model.
         backbone.name = "backbone"
