@@ -26,6 +26,17 @@ def weights_fingerprint(model) -> str:
     return digest.hexdigest()
 
 
+def structure_fingerprint(model) -> str:
+    """The extractor's top-level wiring: preprocessing mode, which layers are pooled, output width."""
+    parts = []
+    for layer in model.layers:
+        config = layer.get_config() if layer.name == "preprocess" else {}
+        outputs = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
+        parts.append([type(layer).__name__, layer.name, [str(t.shape) for t in outputs], config.get("mode")])
+    parts.append(str(model.output_shape))
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
 def rows_fingerprint(frame: pd.DataFrame) -> str:
     """A digest of which files (and labels), in which order, a split holds: a changed manifest is a new key."""
     digest = hashlib.sha256()
@@ -63,6 +74,7 @@ class FeatureCache:
             "model": self.model_name,
             "image_size": int(self.image_size),
             "weights": self.fingerprint,
+            "structure": structure_fingerprint(self.extractor),
             "rows": rows_fingerprint(frame),
             "augment": augment,
             "seed": int(seed) if augment != "none" else 0,

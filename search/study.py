@@ -58,8 +58,8 @@ def select_rows(frame: pd.DataFrame, config: SearchConfig) -> pd.DataFrame:
         for _, part in frame.groupby("split", sort=True):
             if len(part) > config.limit:
                 # Stratified by source and label so a small run still sees every kind of image.
-                part = part.groupby(["source", "label"], group_keys=False).apply(
-                    lambda g: g.sample(frac=config.limit / len(part), random_state=config.seed))
+                part = part.groupby(["source", "label"]).sample(frac=config.limit / len(part),
+                                                                 random_state=config.seed)
             parts.append(part)
         frame = pd.concat(parts)
     return frame.sort_values(["split", "path"]).reset_index(drop=True)
@@ -163,7 +163,14 @@ def run_model_search(name: str, config: SearchConfig, log: Log = print,
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at epoch {epoch} with val_roc_auc={value:.4f}")
 
-        fitted = task.fit(hp, config.epochs, config.patience, report)
+        try:
+            fitted = task.fit(hp, config.epochs, config.patience, report)
+        except optuna.TrialPruned:
+            raise
+        except Exception as err:
+            # Kept on the trial so a study with no complete trial can say why instead of failing silently.
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}")
+            raise
         trial.set_user_attr("best_epoch", fitted.best_epoch)
         trial.set_user_attr("history", fitted.history)
         checkpoint = _checkpoint(run_dir, trial.number)
@@ -197,7 +204,7 @@ def run_model_search(name: str, config: SearchConfig, log: Log = print,
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     if not complete:
         failed = [t for t in study.trials if t.state == TrialState.FAIL]
-        reason = failed[-1].system_attrs.get("fail_reason", "") if failed else "every trial was pruned"
+        reason = failed[-1].user_attrs.get("error", "see the log") if failed else "every trial was pruned"
         raise RuntimeError(f"study {study.study_name!r} has no complete trial ({reason}); nothing to evaluate")
     best = study.best_trial
     return finalise(entry, task, BestTrial(best.number, float(best.value), dict(best.params),

@@ -23,7 +23,9 @@ def test_list_prints_counts_that_match_a_real_build(capsys):
     assert mobilenet[1:3] == ["mobilenet", "224"] and mobilenet[5] == "frozen" and mobilenet[6] == "imagenet"
     total, trainable = zoo.get_model("mobilenet_v2_frozen").count_params()
     assert mobilenet[3:5] == [f"{total:,}", f"{trainable:,}"]
-    assert trainable == 1280 * 128 + 128 + 128 + 1  # only the head trains: Dense(128) and the sigmoid unit
+    # Only the head trains: BatchNorm's scale and offset over the 2192 multi-level features (144 + 192 + 576 +
+    # 1280), Dense(128) on them, and the sigmoid unit.
+    assert trainable == 2 * 2192 + 2192 * 128 + 128 + 128 + 1
 
 
 def test_list_json_by_family_without_counting(capsys):

@@ -12,6 +12,8 @@ EFFICIENTNET_B0 = dict(
     weights_url=f"https://storage.googleapis.com/keras-applications/{WEIGHTS_FILE}",
     # 16 MBConv blocks named block<stage><letter>_*, then top_conv/top_bn as a last block.
     block_pattern=r"^(block\d+[a-z])_", unfreeze_max=6, tags=("imagenet", "mobile"),
+    # Multi-level features as for MobileNetV2 (stage outputs at strides 4, 8, 16); not measured offline here.
+    feature_layers=("block2b_add", "block3b_add", "block5c_add"),
 )
 
 

@@ -13,6 +13,8 @@ INCEPTION_V3 = dict(
     weights_url=f"{KERAS_APPLICATIONS_URL}inception_v3/{WEIGHTS_FILE}",
     # Each Inception module ends in a concatenation named mixed<n>; its unnamed convolutions come just before.
     block_pattern=r"^(mixed\d+)$", unfreeze_max=4, tags=("imagenet", "notebook"),
+    # Multi-level features as for MobileNetV2 (the mixed blocks at strides 8 and 16); not measured offline here.
+    feature_layers=("mixed2", "mixed7"),
 )
 
 

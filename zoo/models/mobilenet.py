@@ -13,6 +13,8 @@ MOBILENET_V2 = dict(
     weights_url=f"{KERAS_APPLICATIONS_URL}mobilenet_v2/{WEIGHTS_FILE}",
     # 16 inverted-residual blocks named block_<n>_*, then the 1x1 Conv_1 to 1280 channels as a last block.
     block_pattern=r"^(block_\d+)_", unfreeze_max=6, tags=("imagenet", "mobile"),
+    # Expansion outputs at strides 4, 8 and 16 (24, 32 and 96 channels expanded x6) join the last 1280 channels.
+    feature_layers=("block_3_expand_relu", "block_6_expand_relu", "block_13_expand_relu"),
 )
 
 

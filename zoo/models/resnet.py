@@ -12,6 +12,8 @@ RESNET50 = dict(
     default_weights="imagenet", weights_file=WEIGHTS_FILE, weights_url=f"{KERAS_APPLICATIONS_URL}resnet/{WEIGHTS_FILE}",
     # 16 bottleneck blocks named conv<stage>_block<n>_*; the stem joins the first.
     block_pattern=r"^(conv\d_block\d+)_", unfreeze_max=6, tags=("imagenet", "notebook"),
+    # Multi-level features as for MobileNetV2 (stage outputs at strides 4, 8, 16); not measured offline here.
+    feature_layers=("conv2_block3_out", "conv3_block4_out", "conv4_block6_out"),
 )
 
 

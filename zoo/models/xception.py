@@ -13,6 +13,8 @@ XCEPTION = dict(
     weights_url=f"{KERAS_APPLICATIONS_URL}xception/{WEIGHTS_FILE}",
     # 14 blocks named block<n>_*; each residual 1x1 convolution (unnamed) joins the block it bypasses.
     block_pattern=r"^(block\d+)_", unfreeze_max=4, tags=("imagenet", "baseline"),
+    # Multi-level features as for MobileNetV2 (entry and middle flow outputs); not measured offline here.
+    feature_layers=("block4_sepconv2_bn", "block13_sepconv2_bn"),
 )
 
 
