@@ -96,6 +96,7 @@ def bench_study(config: SearchConfig, trials: int, cold: bool) -> dict:
     if cold:
         shutil.rmtree(Path(config.cache_dir) / MODEL, ignore_errors=True)
     rss: dict[int, float] = {}
+    Path(config.runs).mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{Path(config.runs).resolve() / 'bench-optuna.db'}"
     study_name = f"bench-{'cold' if cold else 'warm'}-{int(time.time())}"
     cfg = replace(config, model=MODEL, trials=trials, storage=storage, study=study_name)
@@ -132,11 +133,13 @@ def run_bench(config: SearchConfig, out: str | Path = "bench/results.json", quic
                                  "platform": platform.platform()},
                      "manifest": str(config.manifest), "image_size": config.image_size, "quick": quick,
                      "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    # The quick run checks the benchmark itself on a few hundred images; the real one uses all the data.
+    study_config = replace(config, limit=300) if quick else config
     steps = [
-        ("cache_speedup", lambda: bench_cache_speedup(config, n_train=200 if quick else 1000, epochs=3)),
+        ("cache_speedup", lambda: bench_cache_speedup(config, n_train=200 if quick else 2000, epochs=3 if quick else 5)),
         ("pipeline_vs_backbone", lambda: bench_pipeline_vs_backbone(config, n=128 if quick else 512)),
-        ("study_cold", lambda: bench_study(config, trials=6 if quick else 30, cold=True)),
-        ("study_warm", lambda: bench_study(config, trials=6 if quick else 30, cold=False)),
+        ("study_cold", lambda: bench_study(study_config, trials=6 if quick else 30, cold=True)),
+        ("study_warm", lambda: bench_study(study_config, trials=6 if quick else 30, cold=False)),
     ]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from datasets.pipeline import make_dataset
 from search.features import FeatureCache
 
 SPLITS = ("train", "val", "test")
+HEAD_BATCH_SIZE = 256
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -162,7 +163,10 @@ class FrozenTask(Task):
         augment = hp.get("augment", "none")
         # Each epoch sees one augmented view, as on-the-fly augmentation would, at the cost of a cache lookup.
         x = self.features("train", augment, epoch % self.views_for(augment))
-        out = model.fit(x, self.labels("train"), batch_size=self.batch_size, epochs=1, shuffle=True, verbose=0)
+        # Heads on cached vectors are cheap per example and overhead-bound per step: large batches keep a trial
+        # to seconds on a CPU without changing what the head can learn.
+        batch = max(self.batch_size, HEAD_BATCH_SIZE)
+        out = model.fit(x, self.labels("train"), batch_size=batch, epochs=1, shuffle=True, verbose=0)
         return float(out.history["loss"][-1])
 
     def predict(self, model: keras.Model, split: str) -> np.ndarray:
