@@ -65,8 +65,11 @@ def run_model_search(name: str, config: SearchConfig, log: Log = print) -> dict 
         f"{format_duration(estimate['total_s'])} ({estimate['detail']})")
     if config.dry_run:
         return None
+    space = kt.HyperParameters()
+    kerastuner_values(space, entry.search_space)  # declared up front, so Hyperband samples every parameter
     oracle = kt.oracles.HyperbandOracle(objective=kt.Objective("val_roc_auc", "max"), max_epochs=config.epochs,
-                                        factor=3, seed=config.seed, max_consecutive_failed_trials=3)
+                                        factor=3, seed=config.seed, hyperparameters=space,
+                                        max_consecutive_failed_trials=3)
     tuner = ZooTuner(task, entry.search_space, config, run_dir, log, oracle=oracle,
                      directory=str(config.runs_dir / "kerastuner"), project_name=config.study or name)
     tuner.search()

@@ -17,7 +17,7 @@ from datasets.pipeline import make_dataset
 from search.features import FeatureCache
 
 SPLITS = ("train", "val", "test")
-HEAD_BATCH_SIZE = 256
+HEAD_BATCH_SIZE = 64
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
