@@ -17,7 +17,9 @@ def cnn(image_size, weights_path):
     for stage in STAGES:
         for filters, kernel in stage:
             # BatchNorm makes it train reliably (the notebook's had none); "same" padding keeps small inputs valid.
+            # Momentum 0.9 (not Keras' 0.99): with a few hundred images an epoch has only a handful of steps, and the
+            # slow default leaves the inference statistics near their initial values (validation stuck at chance).
             layers += [keras.layers.Conv2D(filters, kernel, padding="same", use_bias=False),
-                       keras.layers.BatchNormalization(), keras.layers.ReLU()]
+                       keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU()]
         layers.append(keras.layers.MaxPooling2D(2))
     return keras.Sequential(layers, name="cnn_backbone")
