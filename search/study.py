@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import optuna
 import pandas as pd
+import tensorflow as tf
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
@@ -34,6 +35,8 @@ from search.training import Task, make_task, measure_images_per_second
 Log = Callable[[str], None]
 # Our own one-line-per-trial log replaces Optuna's INFO lines; heartbeats are experimental but exactly what we need.
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+# Each trial builds a fresh model, so TensorFlow's "retracing" notice fires by design and says nothing useful.
+tf.get_logger().setLevel("ERROR")
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # Trial attributes that must match for a rerun to join an existing study instead of mixing incomparable trials.
