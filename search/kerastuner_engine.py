@@ -13,13 +13,11 @@ from pathlib import Path
 import keras_tuner as kt
 
 import zoo
-from datasets.manifest import load_manifest
 from search.config import SearchConfig
-from search.estimate import estimate_seconds, format_duration
 from search.results import TrialRecord
 from search.space import kerastuner_values
-from search.study import BestTrial, Log, _fresh_session, _summary, finalise, select_rows
-from search.training import Task, make_task
+from search.study import BestTrial, Log, _fresh_session, _summary, finalise, prepare
+from search.training import Task
 
 STATES = {"COMPLETED": "COMPLETE", "STOPPED": "PRUNED", "INVALID": "FAIL", "FAILED": "FAIL"}
 
@@ -52,19 +50,10 @@ def _meta(run_dir: Path, trial_id: str) -> dict:
 
 def run_model_search(name: str, config: SearchConfig, log: Log = print) -> dict | None:
     started = time.perf_counter()
-    entry = zoo.get_model(name)
-    frame = select_rows(load_manifest(config.manifest), config)
-    size = int(config.image_size or entry.input_size)
-    weights = entry.resolve_weights(config.weights, size)
-    run_dir = config.runs_dir / name
-    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-    _fresh_session(config.seed)
-    task = make_task(entry, frame, size, weights, config)
-    estimate = estimate_seconds(task, config)
-    log(f"[{name}] Keras Tuner Hyperband, up to {config.epochs} epochs a trial: estimated "
-        f"{format_duration(estimate['total_s'])} ({estimate['detail']})")
+    entry, task, run_dir = prepare(name, config, log, "kerastuner (Hyperband)")
     if config.dry_run:
         return None
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     space = kt.HyperParameters()
     kerastuner_values(space, entry.search_space)  # declared up front, so Hyperband samples every parameter
     oracle = kt.oracles.HyperbandOracle(objective=kt.Objective("val_roc_auc", "max"), max_epochs=config.epochs,

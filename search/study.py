@@ -130,10 +130,11 @@ def _checkpoint(run_dir: Path, number: int) -> Path:
     return run_dir / "checkpoints" / f"trial-{number}.keras"
 
 
-def run_model_search(name: str, config: SearchConfig, log: Log = print,
-                     pruner: optuna.pruners.BasePruner | None = None) -> dict | None:
-    """Run (or resume) the study for one model and write runs/<name>/; returns its metrics (None for a dry run)."""
-    started = time.perf_counter()
+def prepare(name: str, config: SearchConfig, log: Log, engine: str) -> tuple:
+    """Everything a search of `name` needs before its first trial, whatever the engine; logs the estimate.
+
+    Returns (entry, task, run_dir); raises WeightsUnavailableError before any work when weights are missing.
+    """
     entry = zoo.get_model(name)
     frame = select_rows(load_manifest(config.manifest), config)
     size = int(config.image_size or entry.input_size)
@@ -142,12 +143,21 @@ def run_model_search(name: str, config: SearchConfig, log: Log = print,
     _fresh_session(config.seed)
     task = make_task(entry, frame, size, weights, config)
     estimate = estimate_seconds(task, config)
-    log(f"[{name}] {len(task.frames['train'])} train / {len(task.frames['val'])} val / "
+    log(f"[{name}] {engine}: {len(task.frames['train'])} train / {len(task.frames['val'])} val / "
         f"{len(task.frames['test'])} test images at {size}px, weights={weights}, "
-        f"{config.trials} trials x {config.epochs} epochs: estimated {format_duration(estimate['total_s'])} "
-        f"({estimate['detail']})")
+        f"{config.trials} trials x up to {config.epochs} epochs: estimated at most "
+        f"{format_duration(estimate['total_s'])} ({estimate['detail']})")
+    return entry, task, run_dir
+
+
+def run_model_search(name: str, config: SearchConfig, log: Log = print,
+                     pruner: optuna.pruners.BasePruner | None = None) -> dict | None:
+    """Run (or resume) the study for one model and write runs/<name>/; returns its metrics (None for a dry run)."""
+    started = time.perf_counter()
+    entry, task, run_dir = prepare(name, config, log, "optuna")
     if config.dry_run:
         return None
+    size, weights = task.image_size, task.weights
 
     attrs = {"image_size": size, "weights": weights, "epochs": config.epochs,
              "manifest_sha256": manifest_sha256(config.manifest), "limit": config.limit,
