@@ -10,6 +10,7 @@ Four measurements, each against the target the project set for a 2-core CPU:
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import shutil
@@ -115,7 +116,7 @@ def bench_study(config: SearchConfig, trials: int, cold: bool) -> dict:
         wall = time.perf_counter() - start
     finally:
         optuna.Study.optimize = original
-    result = {"trials": trials, "wall_time_s": wall, "cache": "cold" if cold else "warm",
+    result = {"trials": trials, "wall_time_s": wall, "cache": "cold" if cold else "warm", "limit": config.limit,
               "target_s": 1800 if cold else 300, "met": wall <= (1800 if cold else 300),
               "test_accuracy": metrics["accuracy"], "test_roc_auc": metrics["roc_auc"],
               "feature_cache": metrics.get("feature_cache"), "trial_counts": metrics["trials"]}
@@ -126,13 +127,17 @@ def bench_study(config: SearchConfig, trials: int, cold: bool) -> dict:
     return result
 
 
-def run_bench(config: SearchConfig, out: str | Path = "bench/results.json", quick: bool = False) -> dict:
-    """Run every benchmark in one process on one manifest and write the results (also printed)."""
+def run_bench(config: SearchConfig, out: str | Path = "bench/results.json", quick: bool = False,
+              only: list[str] | None = None) -> dict:
+    """Run the benchmarks (all, or the `only` ones, merged into an existing results file) and write the results."""
     keras.config.disable_interactive_logging()
-    results: dict = {"machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
-                                 "platform": platform.platform()},
-                     "manifest": str(config.manifest), "image_size": config.image_size, "quick": quick,
-                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    out = Path(out)
+    results: dict = json.loads(out.read_text()) if only and out.is_file() else {}
+    results.update({"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                "platform": platform.platform()},
+                    "manifest": str(config.manifest), "image_size": config.image_size, "quick": quick})
+    if not isinstance(results.get("started"), dict):
+        results["started"] = {}
     # The quick run checks the benchmark itself on a few hundred images; the real one uses all the data.
     study_config = replace(config, limit=300) if quick else config
     steps = [
@@ -141,12 +146,52 @@ def run_bench(config: SearchConfig, out: str | Path = "bench/results.json", quic
         ("study_cold", lambda: bench_study(study_config, trials=6 if quick else 30, cold=True)),
         ("study_warm", lambda: bench_study(study_config, trials=6 if quick else 30, cold=False)),
     ]
-    out = Path(out)
+    unknown = sorted(set(only or []) - {name for name, _ in steps})
+    if unknown:
+        raise ValueError(f"unknown benchmark(s) {unknown}: choose from {[name for name, _ in steps]}")
     out.parent.mkdir(parents=True, exist_ok=True)
     for name, step in steps:
+        if only and name not in only:
+            continue
         print(f"bench: {name} ...", flush=True)
+        results["started"][name] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         results[name] = step()
         print(f"bench: {name}: {json.dumps(results[name])}", flush=True)
         # Written after every step, so a long run that is stopped keeps what it measured.
         out.write_text(json.dumps(results, indent=2) + "\n")
     return results
+
+
+def summary_table(results: dict) -> str:
+    """The README's Markdown table of a results file: each measurement against its target."""
+    rows = ["| measurement | result | target | met |", "|---|---|---|---|"]
+
+    def add(name, result, target, met):
+        rows.append(f"| {name} | {result} | {target} | {'yes' if met else '**no**'} |")
+
+    if "cache_speedup" in results:
+        r = results["cache_speedup"]
+        add(f"frozen MobileNetV2 head trial, {r['images_train']} train + {r['images_val']} val images, "
+            f"{r['epochs']} epochs, {r['image_size']}px: cached vs backbone every epoch",
+            f"{r['cached_trial_s']:.1f} s vs {r['backbone_every_epoch_trial_s']:.0f} s = {r['speedup']:.0f}x "
+            f"(one-time extraction {r['one_time_extraction_s']:.0f} s)", ">= 50x", r["met"])
+    if "pipeline_vs_backbone" in results:
+        r = results["pipeline_vs_backbone"]
+        add(f"input pipeline (decode, resize, {r['augment']}) vs MobileNetV2 forward, {r['image_size']}px",
+            f"{r['pipeline_images_per_s']:.0f} vs {r['backbone_images_per_s']:.0f} img/s = {r['ratio']:.1f}x",
+            ">= 3x", r["met"])
+    for key in ("study_cold", "study_warm"):
+        if key in results:
+            r = results[key]
+            data = f"at most {r['limit']} images a split" if r.get("limit") else "all the real data"
+            add(f"{r['trials']}-trial MobileNetV2-frozen study on {data}, {r['cache']} cache",
+                f"{r['wall_time_s'] / 60:.1f} min (trials {r['trial_counts']['complete']} complete / "
+                f"{r['trial_counts']['pruned']} pruned; test AUC {r['test_roc_auc']:.3f}, "
+                f"accuracy {r['test_accuracy']:.3f})", f"<= {r['target_s'] // 60} min", r["met"])
+            rss = r.get("peak_rss_mb")
+            if rss:
+                last = [k for k in rss if k.startswith("trial_") and k != "trial_5"][0]
+                add(f"peak RSS, trial 5 vs {last.replace('_', ' ')} ({r['cache']} study)",
+                    f"{rss['trial_5']:.0f} MB vs {rss[last]:.0f} MB = {100 * rss['growth']:+.1f}%", "< 5% growth",
+                    rss["met"])
+    return "\n".join(rows)

@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=8, help="epochs per trial in the study benchmarks")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the targets")
+    parser.add_argument("--only", help="comma list of benchmarks to (re)run, merged into --out: cache_speedup, "
+                                       "pipeline_vs_backbone, study_cold, study_warm")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,5 +33,8 @@ def run(args: argparse.Namespace) -> int:
     config = SearchConfig(model="mobilenet_v2_frozen", manifest=args.manifest, runs=args.runs,
                           cache_dir=args.cache_dir, image_size=args.image_size, epochs=args.epochs,
                           seed=args.seed, weights="imagenet").validate()
-    run_bench(config, args.out, quick=args.quick)
+    only = [name.strip() for name in args.only.split(",")] if args.only else None
+    from search.bench import summary_table
+
+    print(summary_table(run_bench(config, args.out, quick=args.quick, only=only)))
     return 0

@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--engine", choices=("optuna", "kerastuner"), help="search engine (default: optuna)")
     add("--pruner", choices=("median", "hyperband", "none"), help="Optuna pruner (default: median)")
     add("--weights", choices=("imagenet", "none"), help="backbone weights (default: the model's own, imagenet)")
-    add("--augment-views", type=int, help="precomputed augmented views per image for frozen backbones (default: 2)")
+    add("--augment-views", type=int, help="cached views per training image for frozen backbones, the first one "
+        "clean, used in turn by epoch (default: 2; 1 turns augmentation off)")
     add("--patience", type=int, help="epochs without validation gain before a trial stops (default: 3)")
     add("--train-sources", help="comma list of sources to train on (test still covers every source)")
     add("--limit", type=int, help="at most this many images per split, seeded and stratified (quick runs)")

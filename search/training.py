@@ -144,6 +144,13 @@ class FrozenTask(Task):
         self._features: dict[tuple[str, str, int], np.ndarray] = {}
 
     def features(self, split: str, augment: str = "none", view: int = 0) -> np.ndarray:
+        """Features of one view: view 0 is always the clean image, views 1.. are seeded augmented copies.
+
+        Sharing view 0 with the un-augmented policy means a policy with V views costs V - 1 extra backbone passes
+        over the training set, and training on view `epoch % V` applies the augmentation in (V - 1) of V epochs.
+        """
+        if view == 0:
+            augment = "none"
         key = (split, augment, view)
         if key not in self._features:
             seed = self.seed * 1000 + view
@@ -161,7 +168,7 @@ class FrozenTask(Task):
 
     def train_epoch(self, model: keras.Model, hp: dict, epoch: int) -> float:
         augment = hp.get("augment", "none")
-        # Each epoch sees one augmented view, as on-the-fly augmentation would, at the cost of a cache lookup.
+        # Each epoch sees one view, clean or augmented in turn, at the cost of a cache lookup.
         x = self.features("train", augment, epoch % self.views_for(augment))
         # Heads on cached vectors are cheap per example and overhead-bound per step: large batches keep a trial
         # to seconds on a CPU without changing what the head can learn.
@@ -171,7 +178,10 @@ class FrozenTask(Task):
 
     def predict(self, model: keras.Model, split: str) -> np.ndarray:
         x = self.features(split)
-        return np.asarray(model.predict(x, batch_size=1024, verbose=0), dtype=np.float32).reshape(-1)
+        # A direct call on big chunks: `predict` would trace a new function for every trial's fresh head, which
+        # costs more than scoring thousands of cached vectors.
+        chunks = [keras.ops.convert_to_numpy(model(x[i:i + 8192], training=False)) for i in range(0, len(x), 8192)]
+        return np.concatenate(chunks).astype(np.float32).reshape(-1)
 
     def export(self, model: keras.Model) -> keras.Model:
         return self.entry.assemble(self.extractor, model)

@@ -23,10 +23,18 @@ def _tiny_backbone(image_size, weights_path):
                              keras.layers.Conv2D(8, 3, strides=2, activation="relu")])
 
 
-for _name, _frozen in (("tiny_search_frozen", True), ("tiny_search_scratch", False)):
-    if _name not in zoo.list_models():
-        zoo.register_model(_name, family="tiny_search", input_size=32, sizes=(24, 32), frozen=_frozen,
+TINY_MODELS = (("tiny_search_frozen", True), ("tiny_search_finetune", False))
+
+
+@pytest.fixture(scope="package", autouse=True)
+def tiny_models():
+    """Register the tiny models for the search tests only, and remove them after, so other rooms never see them."""
+    for name, frozen in TINY_MODELS:
+        zoo.register_model(name, family="tiny_search", input_size=32, sizes=(32, 48), frozen=frozen,
                            preprocessing="unit", search_space=TINY_SPACE)(_tiny_backbone)
+    yield [name for name, _ in TINY_MODELS]
+    for name, _ in TINY_MODELS:
+        zoo.unregister_model(name)
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,7 @@ def test_size_and_weights_are_part_of_the_key(demo_manifest, tmp_path):
     x = base.features(val, "val")
     same = cache(32, 0)
     assert np.array_equal(same.features(val, "val"), x) and same.misses == 0
-    other_size = cache(24, 0)
+    other_size = cache(48, 0)
     other_size.features(val, "val")
     other_weights = cache(32, 1)
     other_weights.features(val, "val")

@@ -25,9 +25,9 @@ class PruneTrialOne(optuna.pruners.BasePruner):
 
 
 def test_three_trial_study_writes_every_result_and_prunes(config_for):
-    config = config_for(model="tiny_search_scratch", trials=3, epochs=2)
-    metrics = run_model_search("tiny_search_scratch", config, log=lambda _: None, pruner=PruneTrialOne())
-    run = config.runs_dir / "tiny_search_scratch"
+    config = config_for(model="tiny_search_finetune", trials=3, epochs=2)
+    metrics = run_model_search("tiny_search_finetune", config, log=lambda _: None, pruner=PruneTrialOne())
+    run = config.runs_dir / "tiny_search_finetune"
     for name in ("metrics.json", "predictions.csv", "val_predictions.csv", "trials.csv", "importances.json",
                  "history.json", "model.keras"):
         assert (run / name).is_file(), name
@@ -65,14 +65,14 @@ def test_rerun_of_a_finished_study_adds_no_trial(config_for):
 def test_study_with_other_settings_is_refused(config_for):
     config = config_for(model="tiny_search_frozen", trials=1, epochs=1)
     run_model_search("tiny_search_frozen", config, log=lambda _: None)
-    changed = config_for(model="tiny_search_frozen", trials=1, epochs=1, image_size=24)
+    changed = config_for(model="tiny_search_frozen", trials=1, epochs=1, image_size=48)
     with pytest.raises(study_module.StudyMismatchError, match="image_size"):
         run_model_search("tiny_search_frozen", changed, log=lambda _: None)
 
 
 def test_dry_run_estimates_without_creating_a_study(config_for):
     lines = []
-    config = config_for(model="tiny_search_scratch", dry_run=True)
-    assert run_model_search("tiny_search_scratch", config, log=lines.append) is None
+    config = config_for(model="tiny_search_finetune", dry_run=True)
+    assert run_model_search("tiny_search_finetune", config, log=lines.append) is None
     assert "estimated" in lines[0]
     assert not (config.runs_dir / "optuna.db").exists()

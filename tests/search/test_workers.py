@@ -38,7 +38,7 @@ def states(storage: str, study: str) -> list[tuple[int, TrialState]]:
 def test_killed_worker_loses_only_its_running_trial(demo_manifest, tmp_path):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     worker = subprocess.Popen(search_command(demo_manifest, tmp_path, storage, 3, "resume"), env=env(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     # Kill it (SIGKILL: no cleanup at all) while a trial runs, after at least one trial has completed.
     while time.time() < deadline:
@@ -53,18 +53,22 @@ def test_killed_worker_loses_only_its_running_trial(demo_manifest, tmp_path):
     assert before
 
     rerun = subprocess.run(search_command(demo_manifest, tmp_path, storage, 3, "resume"), env=env(),
-                           capture_output=True, text=True, timeout=600)
+                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "resuming study 'resume'" in rerun.stdout
     after = states(storage, "resume")
     complete = {n for n, s in after if s == TrialState.COMPLETE}
     assert len(complete) == 3 and before <= complete
     assert (tmp_path / "runs" / "cnn" / "metrics.json").is_file()
+    # The command refreshes the leaderboard after the search, from the results folder alone.
+    page = (tmp_path / "leaderboard" / "index.html").read_text()
+    assert "cnn" in page and "Ranking" in page
 
 
 def two_workers(demo_manifest: Path, tmp_path: Path, storage: str, study: str) -> None:
     command = search_command(demo_manifest, tmp_path, storage, 4, study)
-    workers = [subprocess.Popen(command, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers = [subprocess.Popen(command, env=env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
                for _ in range(2)]
     outputs = [w.communicate(timeout=900) for w in workers]
     for w, (out, err) in zip(workers, outputs):
