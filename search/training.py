@@ -18,6 +18,8 @@ from search.features import FeatureCache
 
 SPLITS = ("train", "val", "test")
 HEAD_BATCH_SIZE = 64
+HEAD_MAX_BATCH_SIZE = 512
+HEAD_STEPS_PER_EPOCH = 100
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -170,9 +172,11 @@ class FrozenTask(Task):
         augment = hp.get("augment", "none")
         # Each epoch sees one view, clean or augmented in turn, at the cost of a cache lookup.
         x = self.features("train", augment, epoch % self.views_for(augment))
-        # Heads on cached vectors are cheap per example and overhead-bound per step: large batches keep a trial
-        # to seconds on a CPU without changing what the head can learn.
-        batch = max(self.batch_size, HEAD_BATCH_SIZE)
+        # Heads on cached vectors are cheap per example and overhead-bound per step: batches grow with the data
+        # (keeping about HEAD_STEPS_PER_EPOCH steps an epoch) so a trial stays seconds on a CPU, while small data
+        # keeps small batches and enough steps to learn in the few epochs a search affords.
+        n = len(x)
+        batch = int(np.clip(n // HEAD_STEPS_PER_EPOCH, max(self.batch_size, HEAD_BATCH_SIZE), HEAD_MAX_BATCH_SIZE))
         out = model.fit(x, self.labels("train"), batch_size=batch, epochs=1, shuffle=True, verbose=0)
         return float(out.history["loss"][-1])
 
