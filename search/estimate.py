@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from datasets.pipeline import make_dataset
+from search.training import first_images
 
 
 def format_duration(seconds: float) -> str:
@@ -15,12 +15,6 @@ def format_duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def _sample_images(task, n: int) -> np.ndarray:
-    rows = task.frames["train"].head(n).reset_index(drop=True)
-    batches = make_dataset(rows, "train", task.image_size, batch_size=n, shuffle=False)
-    return np.concatenate([x.numpy() for x, _ in batches])
 
 
 def _timed(fn, repeats: int = 2) -> float:
@@ -35,7 +29,7 @@ def estimate_seconds(task, config) -> dict:
     """An upper-bound estimate (no pruning, no early stopping) with the measured per-image costs behind it."""
     n_train, n_val, n_test = (len(task.frames[s]) for s in ("train", "val", "test"))
     n = min(config.batch_size, n_train, 16)
-    images = _sample_images(task, n)
+    images = first_images(task.frames["train"], task.image_size, n)
     if getattr(task, "extractor", None) is not None:
         per_image = _timed(lambda: task.extractor.predict(images, batch_size=n, verbose=0)) / len(images)
         policies = sorted({c for c in getattr(task.entry.search_space.get("augment"), "choices", ("none",))})

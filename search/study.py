@@ -30,7 +30,7 @@ from search.config import SearchConfig
 from search.estimate import estimate_seconds, format_duration
 from search.results import TrialRecord, write_results
 from search.space import suggest
-from search.training import Task, make_task, measure_images_per_second
+from search.training import Task, first_images, make_task, measure_images_per_second
 
 Log = Callable[[str], None]
 # Our own one-line-per-trial log replaces Optuna's INFO lines; heartbeats are experimental but exactly what we need.
@@ -291,12 +291,8 @@ def _fmt(value) -> str:
 
 def _check_export(model_path: Path, task: Task, expected: np.ndarray, n: int = 8) -> None:
     """The saved model, fed raw images, must reproduce the scores the search computed: the preprocessing is inside."""
-    from datasets.pipeline import make_dataset
-
-    rows = task.frames["test"].head(n)
     reloaded = keras.saving.load_model(model_path)
-    images = np.concatenate([x.numpy() for x, _ in make_dataset(rows, "test", task.image_size, batch_size=n,
-                                                                shuffle=False)])
+    images = first_images(task.frames["test"], task.image_size, n)
     got = np.asarray(reloaded.predict(images, verbose=0)).reshape(-1)
     if not np.allclose(got, expected[: len(got)], atol=2e-3):
         raise RuntimeError(f"saved model {model_path} disagrees with the search's own scores "

@@ -202,10 +202,16 @@ def make_task(entry, frame: pd.DataFrame, image_size: int, weights: str, config)
     return ImageTask(entry, frame, image_size, weights, config.batch_size, config.seed)
 
 
+def first_images(frame: pd.DataFrame, image_size: int, n: int) -> np.ndarray:
+    """The first `n` images of `frame` as the pipeline delivers them (raw RGB, no augmentation), in one array."""
+    rows = frame.head(n).reset_index(drop=True)
+    batches = make_dataset(rows, str(rows["split"].iloc[0]), image_size, batch_size=len(rows), shuffle=False)
+    return np.concatenate([x.numpy() for x, _ in batches])
+
+
 def measure_images_per_second(model: keras.Model, frame: pd.DataFrame, image_size: int, n: int = 16) -> float:
     """Forward-pass throughput of `model` on up to `n` real images from the manifest (after one warm-up call)."""
-    rows = frame.head(n).reset_index(drop=True)
-    images = np.concatenate([x.numpy() for x, _ in make_dataset(rows, "test", image_size, batch_size=n, shuffle=False)])
+    images = first_images(frame, image_size, n)
     model.predict(images[:2], verbose=0)
     start = time.perf_counter()
     model.predict(images, batch_size=len(images), verbose=0)
