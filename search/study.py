@@ -131,7 +131,8 @@ def _checkpoint(run_dir: Path, number: int) -> Path:
 
 
 def prepare(name: str, config: SearchConfig, log: Log, engine: str) -> tuple:
-    """Everything a search of `name` needs before its first trial, whatever the engine; logs the estimate.
+    """Everything a search of `name` needs before its first trial, whatever the engine: logs the estimate, then
+    (unless a dry run) loads every cached feature view a trial may ask for.
 
     Returns (entry, task, run_dir); raises WeightsUnavailableError before any work when weights are missing.
     """
@@ -147,6 +148,11 @@ def prepare(name: str, config: SearchConfig, log: Log, engine: str) -> tuple:
         f"{len(task.frames['test'])} test images at {size}px, weights={weights}, "
         f"{config.trials} trials x up to {config.epochs} epochs: estimated at most "
         f"{format_duration(estimate['total_s'])} ({estimate['detail']})")
+    if hasattr(task, "preload") and not config.dry_run:
+        start = time.perf_counter()
+        task.preload()
+        log(f"[{name}] feature cache ready in {format_duration(time.perf_counter() - start)}: "
+            f"{task.cache.hits} view(s) read from disk, {task.cache.misses} computed")
     return entry, task, run_dir
 
 
