@@ -34,6 +34,7 @@ from datasets.audit import SPLITS, audit_leakage
 from datasets.layouts import discover, read_source
 from datasets.report import BuildReport
 from datasets.screening import screen_image
+from deepfake_zoo import atomic
 
 COLUMNS = ["path", "label", "source", "group", "split", "sha256", "width", "height"]
 SYNTHETIC_MARKER = "SYNTHETIC_DEMO.txt"
@@ -251,9 +252,8 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
     report.duplicate_files = int(out["sha256"].duplicated(keep=False).sum())
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    partial = manifest.with_name(f".{manifest.name}.{os.getpid()}.part")
-    out.to_csv(partial, index=False, lineterminator="\n")
-    os.replace(partial, manifest)
+    with atomic.atomic_path(manifest) as partial:
+        out.to_csv(partial, index=False, lineterminator="\n")
     report.manifest_sha256 = manifest_sha256(manifest)
     report.seconds = time.perf_counter() - started
     report.write(out_dir)

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from datasets.screening import CONVERSIONS, SKIP_REASONS
+from deepfake_zoo import atomic
 
 SYNTHETIC_NOTE = ("THE DATA IS THE SYNTHETIC DEMO: generated face-like images that only show the pipeline working; "
                   "scores on it say nothing about deepfake detection. Pass DATA=<folder> for real data.")
@@ -111,7 +111,4 @@ class BuildReport:
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in (("report.json", json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"),
                            ("report.txt", self.to_text())):
-            # Written aside and renamed, so a reader (or a concurrent build) never sees half a report.
-            partial = folder / f".{name}.{os.getpid()}.part"
-            partial.write_text(text)
-            os.replace(partial, folder / name)
+            atomic.write_text(folder / name, text)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from deepfake_zoo import atomic
 
 # 50 megapixels is ~150 MB decoded; face crops are far smaller, so anything above is a mistake or a decompression bomb.
 MAX_PIXELS = 50_000_000
@@ -151,8 +151,6 @@ def screen_image(path: str | Path, converted_dir: str | Path, max_pixels: int = 
         return Screened(source, sha256=sha, width=width, height=height, skip=skip, detail=image.mode)
     target = Path(converted_dir) / f"{sha[:24]}.png"
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
-        rgb.save(partial, format="PNG")
-        os.replace(partial, target)
+        with atomic.atomic_path(target) as partial:
+            rgb.save(partial, format="PNG")
     return Screened(source, path=target, sha256=sha, width=width, height=height, conversion=conversion)

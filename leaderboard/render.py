@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any, Callable
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from deepfake_zoo.atomic import write_text
 from leaderboard import figures
 from leaderboard.runs import RunResult, SkippedRun, is_number, load_runs, lower_is_better
 
@@ -54,18 +53,7 @@ class Leaderboard:
 
     def write(self, out: str | Path = "leaderboard/index.html") -> Path:
         """Write the page atomically (a browser refreshing mid-search never sees half a file); returns its path."""
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".html", dir=out.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(self.html)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return out
+        return write_text(out, self.html)
 
 
 def write_leaderboard(runs_dir: str | Path = "runs", out: str | Path = "leaderboard/index.html",

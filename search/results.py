@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deepfake_zoo.atomic import write_text
 from search.metrics import binary_metrics, choose_threshold, evaluate_predictions
 
 
@@ -41,17 +40,8 @@ def _clean(value):
     return value
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary sibling and rename, so a reader (or a killed writer) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def write_json(path: Path, payload: Any) -> None:
-    write_atomic(path, json.dumps(_clean(payload), indent=2, sort_keys=False) + "\n")
+    write_text(path, json.dumps(_clean(payload), indent=2, sort_keys=False) + "\n")
 
 
 def predictions_frame(frame: pd.DataFrame, scores: np.ndarray, threshold: float) -> pd.DataFrame:
@@ -99,9 +89,9 @@ def write_results(run_dir: Path, *, info: dict, val_frame: pd.DataFrame, val_sco
         "trials": counts,
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    write_atomic(run_dir / "predictions.csv", test_pred.to_csv(index=False))
-    write_atomic(run_dir / "val_predictions.csv", val_pred.to_csv(index=False))
-    write_atomic(run_dir / "trials.csv", trials_frame(trials).to_csv(index=False))
+    write_text(run_dir / "predictions.csv", test_pred.to_csv(index=False))
+    write_text(run_dir / "val_predictions.csv", val_pred.to_csv(index=False))
+    write_text(run_dir / "trials.csv", trials_frame(trials).to_csv(index=False))
     write_json(run_dir / "importances.json", importances)
     write_json(run_dir / "history.json", history)
     # metrics.json last: its presence is what marks a results folder complete for the leaderboard and predict.

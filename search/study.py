@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import glob
-import os
 import sys
 import time
 import warnings
@@ -26,6 +25,7 @@ from tqdm.auto import tqdm
 
 import zoo
 from datasets.manifest import load_manifest, manifest_sha256
+from deepfake_zoo.atomic import atomic_path
 from search.config import SearchConfig
 from search.estimate import estimate_seconds, format_duration
 from search.results import TrialRecord, write_results
@@ -258,9 +258,8 @@ def finalise(entry, task: Task, best: BestTrial, *, records: list[TrialRecord], 
     test_scores = task.predict(model, "test")
     exported = task.export(model)
     model_path = run_dir / "model.keras"
-    tmp = run_dir / f".model-{os.getpid()}.keras"
-    exported.save(tmp)
-    os.replace(tmp, model_path)
+    with atomic_path(model_path) as tmp:
+        exported.save(tmp)
     _check_export(model_path, task, test_scores)
     throughput = measure_images_per_second(exported, task.frames["test"], task.image_size)
     for stale in glob.glob(str(run_dir / "checkpoints" / "*.keras")):
