@@ -9,12 +9,18 @@ Four measurements, each against the target the project set for a 2-core CPU:
 """
 from __future__ import annotations
 
+import ctypes
 import json
+import multiprocessing
 import os
 import platform
 import resource
 import shutil
+import signal
+import sys
+import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import keras
@@ -31,7 +37,17 @@ from search.training import FrozenTask
 MODEL = "mobilenet_v2_frozen"
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory.
+
+    Linux's VmHWM belongs to the process's address space, which starts afresh at exec; `ru_maxrss` does not: a child
+    started from a big parent inherits the parent's size as its floor, which would hide the child's own growth.
+    """
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -41,12 +57,17 @@ def bench_cache_speedup(config: SearchConfig, n_train: int, epochs: int) -> dict
     frame = select_rows(load_manifest(config.manifest), replace(config, limit=n_train))
     size = int(config.image_size or entry.input_size)
     weights = entry.resolve_weights(config.weights, size)
-    task = FrozenTask(entry, frame, size, weights, config.batch_size, config.seed, config.cache_dir, 1)
-    hp = entry.default_hparams() | {"augment": "none"}
-    start = time.perf_counter()
-    for split in ("train", "val"):
-        task.features(split)
-    extract_s = time.perf_counter() - start
+    # A cache of its own, always cold, so the one-time extraction it reports is a real backbone pass.
+    scratch = Path(tempfile.mkdtemp(prefix="bench-cache-", dir=Path(config.cache_dir).parent))
+    try:
+        task = FrozenTask(entry, frame, size, weights, config.batch_size, config.seed, scratch, 1)
+        hp = entry.default_hparams() | {"augment": "none"}
+        start = time.perf_counter()
+        for split in ("train", "val"):
+            task.features(split)
+        extract_s = time.perf_counter() - start
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # the features stay in memory; the disk copy is not needed
 
     _fresh_session(config.seed)
     start = time.perf_counter()
@@ -94,6 +115,7 @@ def bench_pipeline_vs_backbone(config: SearchConfig, n: int) -> dict:
 
 def bench_study(config: SearchConfig, trials: int, cold: bool) -> dict:
     """Wall time of a full study on all the data; records peak RSS after trials 5 and `trials`."""
+    keras.config.disable_interactive_logging()
     if cold:
         shutil.rmtree(Path(config.cache_dir) / MODEL, ignore_errors=True)
     rss: dict[int, float] = {}
@@ -106,7 +128,7 @@ def bench_study(config: SearchConfig, trials: int, cold: bool) -> dict:
     def recording_optimize(self, func, *args, callbacks=None, **kwargs):
         def on_trial(study, trial):
             finished = sum(t.state.is_finished() for t in study.trials)
-            rss[finished] = _peak_rss_mb()
+            rss[finished] = peak_rss_mb()
         return original(self, func, *args, callbacks=[*(callbacks or []), on_trial], **kwargs)
 
     optuna.Study.optimize = recording_optimize
@@ -127,6 +149,23 @@ def bench_study(config: SearchConfig, trials: int, cold: bool) -> dict:
     return result
 
 
+def _die_with_parent() -> None:
+    """A benchmark child must not outlive a stopped `make bench`: an orphan study would skew every later measurement."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def in_fresh_process(fn, *args):
+    """Run `fn(*args)` in a new Python process and return its result.
+
+    Peak RSS is a per-process high-water mark: a study measured in the process that already ran other benchmarks would
+    report their peak, not its own. "spawn" because TensorFlow's threads do not survive a fork.
+    """
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_die_with_parent) as pool:
+        return pool.submit(fn, *args).result()
+
+
 def run_bench(config: SearchConfig, out: str | Path = "bench/results.json", quick: bool = False,
               only: list[str] | None = None) -> dict:
     """Run the benchmarks (all, or the `only` ones, merged into an existing results file) and write the results."""
@@ -143,8 +182,8 @@ def run_bench(config: SearchConfig, out: str | Path = "bench/results.json", quic
     steps = [
         ("cache_speedup", lambda: bench_cache_speedup(config, n_train=200 if quick else 2000, epochs=3 if quick else 5)),
         ("pipeline_vs_backbone", lambda: bench_pipeline_vs_backbone(config, n=128 if quick else 512)),
-        ("study_cold", lambda: bench_study(study_config, trials=6 if quick else 30, cold=True)),
-        ("study_warm", lambda: bench_study(study_config, trials=6 if quick else 30, cold=False)),
+        ("study_cold", lambda: in_fresh_process(bench_study, study_config, 6 if quick else 30, True)),
+        ("study_warm", lambda: in_fresh_process(bench_study, study_config, 6 if quick else 30, False)),
     ]
     unknown = sorted(set(only or []) - {name for name, _ in steps})
     if unknown:

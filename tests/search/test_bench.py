@@ -1,0 +1,80 @@
+"""The benchmark's plumbing (the measurements themselves run in `make bench`, never in the suite)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from search.bench import in_fresh_process, peak_rss_mb, summary_table
+
+
+def test_studies_are_measured_in_a_process_of_their_own():
+    ballast = bytearray(300 * 2**20)
+    ballast[:: 4096] = b"\x01" * len(ballast[:: 4096])  # touch every page: resident, not just reserved
+    assert in_fresh_process(os.getpid) != os.getpid()
+    # The child reports its own peak, not the 300 MB more this process holds (ru_maxrss would inherit it).
+    assert in_fresh_process(peak_rss_mb) < peak_rss_mb() - 200
+    del ballast
+
+
+def test_summary_table_marks_each_target():
+    results = {
+        "pipeline_vs_backbone": {"augment": "rotation", "image_size": 128, "pipeline_images_per_s": 600.0,
+                                 "backbone_images_per_s": 180.0, "ratio": 600 / 180, "met": True},
+        "study_warm": {"trials": 30, "limit": None, "cache": "warm", "wall_time_s": 330.0, "target_s": 300,
+                       "met": False, "test_roc_auc": 0.86, "test_accuracy": 0.78,
+                       "trial_counts": {"complete": 9, "pruned": 21, "failed": 0},
+                       "peak_rss_mb": {"trial_5": 2000.0, "trial_30": 2020.0, "growth": 0.01, "met": True}},
+    }
+    lines = summary_table(results).splitlines()
+    assert lines[0].startswith("| measurement") and len(lines) == 2 + 3
+    assert "600 vs 180 img/s = 3.3x" in lines[2] and lines[2].endswith("| yes |")
+    assert "5.5 min" in lines[3] and lines[3].endswith("| **no** |")
+    assert "+1.0%" in lines[4] and lines[4].endswith("| yes |")
+
+
+CHILD_WRITES_PID = """
+import sys
+from search.bench import in_fresh_process
+from tests_bench_helper import record_pid_and_wait
+in_fresh_process(record_pid_and_wait, sys.argv[1])
+"""
+
+
+def test_a_stopped_bench_leaves_no_orphan(tmp_path):
+    """Killing `make bench` mid-study must also end the study's process, or it would skew every later measurement."""
+    (tmp_path / "tests_bench_helper.py").write_text(
+        "import os, time\nfrom pathlib import Path\n"
+        "def record_pid_and_wait(path):\n"
+        "    Path(path).write_text(str(os.getpid()))\n"
+        "    time.sleep(120)\n")
+    pid_file = tmp_path / "child.pid"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path.cwd()),
+                                                       os.environ.get("PYTHONPATH", "")])}
+    parent = subprocess.Popen([sys.executable, "-c", CHILD_WRITES_PID, str(pid_file)], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.is_file() or not pid_file.read_text():
+            assert time.monotonic() < deadline and parent.poll() is None, "the child never started"
+            time.sleep(0.2)
+        child = int(pid_file.read_text())
+        parent.kill()  # SIGKILL: the parent gets no chance to clean up
+        parent.wait()
+        deadline = time.monotonic() + 20
+        while _alive(child):
+            assert time.monotonic() < deadline, f"child {child} outlived its killed parent"
+            time.sleep(0.2)
+    finally:
+        parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead: it waits only for its (re)parent to reap it.
+    status = Path(f"/proc/{pid}/stat")
+    return status.is_file() and status.read_text().split()[2] != "Z"
