@@ -41,6 +41,7 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # Trial attributes that must match for a rerun to join an existing study instead of mixing incomparable trials.
 STUDY_KEYS = ("image_size", "weights", "epochs", "manifest_sha256", "limit", "train_sources")
+SETTINGS_ATTR = "settings"
 
 
 class StudyMismatchError(RuntimeError):
@@ -88,17 +89,18 @@ def _open_study(name: str, config: SearchConfig, attrs: dict, pruner) -> optuna.
     study = optuna.create_study(study_name=name, storage=make_storage(config), direction="maximize",
                                 sampler=optuna.samplers.TPESampler(seed=config.seed), pruner=pruner,
                                 load_if_exists=True)
-    existing = study.user_attrs
-    if existing:
-        diff = {k: (existing.get(k), attrs[k]) for k in STUDY_KEYS if existing.get(k) != attrs[k]}
-        if diff:
-            detail = ", ".join(f"{k}: stored {a!r} vs now {b!r}" for k, (a, b) in diff.items())
-            raise StudyMismatchError(
-                f"study {name!r} in {config.storage_url()} was run with other settings ({detail}); "
-                f"pass --study NAME for a new study or delete it")
-    else:
-        for key in STUDY_KEYS:
-            study.set_user_attr(key, attrs[key])
+    settings = {k: attrs[k] for k in STUDY_KEYS}
+    if SETTINGS_ATTR not in study.user_attrs:
+        # One attribute holding every setting, written in one call: a worker starting at the same moment sees all of
+        # them or none, never half (one attribute per key let it read a half-written study as a mismatch).
+        study.set_user_attr(SETTINGS_ATTR, settings)
+    stored = study.user_attrs[SETTINGS_ATTR]
+    diff = {k: (stored.get(k), settings[k]) for k in STUDY_KEYS if stored.get(k) != settings[k]}
+    if diff:
+        detail = ", ".join(f"{k}: stored {a!r} vs now {b!r}" for k, (a, b) in diff.items())
+        raise StudyMismatchError(
+            f"study {name!r} in {config.storage_url()} was run with other settings ({detail}); "
+            f"pass --study NAME for a new study or delete it")
     return study
 
 
