@@ -26,13 +26,14 @@ def test_summary_table_marks_each_target():
         "study_warm": {"trials": 30, "limit": None, "cache": "warm", "wall_time_s": 330.0, "target_s": 300,
                        "met": False, "test_roc_auc": 0.86, "test_accuracy": 0.78,
                        "trial_counts": {"complete": 9, "pruned": 21, "failed": 0},
-                       "peak_rss_mb": {"trial_5": 2000.0, "trial_30": 2020.0, "growth": 0.01, "met": True}},
+                       "peak_rss_mb": {"trial_5": 2000.0, "trial_30": 2020.0, "growth": 0.01, "met": True},
+                       "rss_mb": {"trial_5": 1500.0, "trial_30": 1530.0, "growth": 0.02}},
     }
     lines = summary_table(results).splitlines()
     assert lines[0].startswith("| measurement") and len(lines) == 2 + 3
     assert "600 vs 180 img/s = 3.3x" in lines[2] and lines[2].endswith("| yes |")
     assert "5.5 min" in lines[3] and lines[3].endswith("| **no** |")
-    assert "+1.0%" in lines[4] and lines[4].endswith("| yes |")
+    assert "+1.0% (resident now: 1500 vs 1530 MB = +2.0%)" in lines[4] and lines[4].endswith("| yes |")
 
 
 CHILD_WRITES_PID = """
