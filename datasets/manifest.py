@@ -251,7 +251,6 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
     report.duplicate_sets = len(duplicates)
     report.duplicate_files = int(out["sha256"].duplicated(keep=False).sum())
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_path(manifest) as partial:
         out.to_csv(partial, index=False, lineterminator="\n")
     report.manifest_sha256 = manifest_sha256(manifest)

@@ -108,7 +108,6 @@ class BuildReport:
 
     def write(self, folder: Path) -> None:
         """Write report.json and report.txt into `folder` (the manifest's folder)."""
-        folder.mkdir(parents=True, exist_ok=True)
         for name, text in (("report.json", json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"),
                            ("report.txt", self.to_text())):
             atomic.write_text(folder / name, text)

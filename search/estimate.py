@@ -32,7 +32,7 @@ def estimate_seconds(task, config) -> dict:
     images = first_images(task.frames["train"], task.image_size, n)
     if getattr(task, "extractor", None) is not None:
         per_image = _timed(lambda: task.extractor.predict(images, batch_size=n, verbose=0)) / len(images)
-        views = 1 + sum(task.views_for(p) - 1 for p in task.policies())  # view 0 (the clean image) is shared
+        views = len(task.train_views())
         extract = per_image * (n_train * views + n_val + n_test)
         head_epoch = 2e-5 * (n_train + n_val)  # a dense head on cached vectors: tens of microseconds an image
         total = extract + config.trials * config.epochs * head_epoch

@@ -150,11 +150,11 @@ def prepare(name: str, config: SearchConfig, log: Log, engine: str) -> tuple:
         f"{len(task.frames['test'])} test images at {size}px, weights={weights}, "
         f"{config.trials} trials x up to {config.epochs} epochs: estimated at most "
         f"{format_duration(estimate['total_s'])} ({estimate['detail']})")
-    if hasattr(task, "preload") and not config.dry_run:
+    if not config.dry_run:
         start = time.perf_counter()
-        task.preload()
-        log(f"[{name}] feature cache ready in {format_duration(time.perf_counter() - start)}: "
-            f"{task.cache.hits} view(s) read from disk, {task.cache.misses} computed")
+        loaded = task.preload()
+        if loaded:
+            log(f"[{name}] ready in {format_duration(time.perf_counter() - start)}: {loaded}")
     return entry, task, run_dir
 
 

@@ -77,6 +77,10 @@ class Task:
     def images_to_train(self, hp: dict) -> int:
         return len(self.frames["train"])
 
+    def preload(self) -> str | None:
+        """Load what every trial will need before the first one; returns what was done, for the log (None: nothing)."""
+        return None
+
     def fit(self, hp: dict, epochs: int, patience: int,
             report: Callable[[int, float], None] | None = None) -> Fitted:
         """Train up to `epochs`, keep the weights of the best validation-AUC epoch, stop after `patience` flat epochs.
@@ -140,7 +144,7 @@ class FrozenTask(Task):
     """Trains only the head on cached backbone features; augmentation comes from a few precomputed views per image.
 
     Every view lives in memory once, as a tensor, from `preload()` (before the first trial) to the end of the study:
-    trials then read it in place, and memory stays flat from the first trial to the last.
+    trials read it in place and add no copy of their own.
     """
 
     def __init__(self, entry, frame, image_size, weights, batch_size, seed, cache_dir: str | Path, views: int):
@@ -175,13 +179,19 @@ class FrozenTask(Task):
     def views_for(self, augment: str) -> int:
         return 1 if augment == "none" else self.views
 
-    def preload(self) -> None:
+    def train_views(self) -> list[tuple[str, int]]:
+        """Every (augment, view) of the training split a trial can ask for; view 0 is the one clean view all share."""
+        views = {("none" if view == 0 else policy, view)
+                 for policy in self.policies() for view in range(self.views_for(policy))}
+        return sorted(views, key=lambda v: (v[1], v[0]))
+
+    def preload(self) -> str:
         """Load (computing once, on a cold cache) every view any trial can ask for, so no trial pays for one."""
         for split in ("val", "test"):
             self.features(split)
-        for policy in self.policies():
-            for view in range(self.views_for(policy)):
-                self.features("train", policy, view)
+        for augment, view in self.train_views():
+            self.features("train", augment, view)
+        return f"{self.cache.hits} view(s) read from disk, {self.cache.misses} computed"
 
     def build(self, hp: dict) -> keras.Model:
         dim = self.features("val").shape[1]
@@ -225,7 +235,7 @@ def head_epoch_function(model: keras.Model) -> Callable:
     """One epoch of a compiled model's optimizer and loss over in-memory tensors, as one traced TensorFlow function.
 
     `fit` pays Python and input-pipeline overhead on every step; for a head on cached vectors a step is so cheap that
-    the overhead is most of the epoch (measured on this CPU: ~1.7 s instead of ~2.5 s for 22k vectors). The returned
+    the overhead is most of the epoch (measured on this CPU: ~1.2 s instead of ~2.7 s an epoch over 22,438 vectors of 2,192). The returned
     `run(x, y, batch, seed)` shuffles with a stateless seed (same seed, same order), steps through mini-batches with
     the model's own optimizer, loss and regularisation losses, and returns the mean batch loss. Runs wherever
     TensorFlow places it, GPU included.
