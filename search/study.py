@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import gc
 import glob
 import sys
 import time
@@ -122,10 +121,8 @@ def _importances(study: optuna.Study) -> dict:
 
 
 def _fresh_session(seed: int) -> None:
-    """Isolate trials: free the previous graph and memory, then reseed Python, NumPy and TensorFlow."""
-    keras.backend.clear_session()
-    gc.collect()
-    keras.utils.set_random_seed(seed)
+    """Isolate trials: free the previous trial's models and traced graphs, then reseed Python, NumPy and TensorFlow."""
+    zoo.reset_session(seed)
 
 
 def _checkpoint(run_dir: Path, number: int) -> Path:

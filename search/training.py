@@ -77,6 +77,9 @@ class Task:
     def images_to_train(self, hp: dict) -> int:
         return len(self.frames["train"])
 
+    def end_fit(self) -> None:
+        """Let go of whatever training one model traced, so the next trial's reset can free it."""
+
     def preload(self) -> str | None:
         """Load what every trial will need before the first one; returns what was done, for the log (None: nothing)."""
         return None
@@ -91,19 +94,22 @@ class Task:
         val_labels = self.labels("val")
         history: dict[str, list[float]] = {"loss": [], "val_loss": [], "val_roc_auc": [], "val_accuracy": []}
         best_value, best_epoch, best_weights = -math.inf, -1, None
-        for epoch in range(epochs):
-            history["loss"].append(self.train_epoch(model, hp, epoch))
-            scores = self.predict(model, "val")
-            value = _auc(val_labels, scores)
-            history["val_loss"].append(_log_loss(val_labels, scores))
-            history["val_roc_auc"].append(value)
-            history["val_accuracy"].append(float(np.mean((scores >= 0.5) == (val_labels > 0.5))))
-            if value > best_value or best_weights is None:
-                best_value, best_epoch, best_weights = value, epoch, model.get_weights()
-            if report is not None:
-                report(epoch, value)
-            if epoch - best_epoch >= patience:
-                break
+        try:
+            for epoch in range(epochs):
+                history["loss"].append(self.train_epoch(model, hp, epoch))
+                scores = self.predict(model, "val")
+                value = _auc(val_labels, scores)
+                history["val_loss"].append(_log_loss(val_labels, scores))
+                history["val_roc_auc"].append(value)
+                history["val_accuracy"].append(float(np.mean((scores >= 0.5) == (val_labels > 0.5))))
+                if value > best_value or best_weights is None:
+                    best_value, best_epoch, best_weights = value, epoch, model.get_weights()
+                if report is not None:
+                    report(epoch, value)
+                if epoch - best_epoch >= patience:
+                    break
+        finally:
+            self.end_fit()
         model.set_weights(best_weights)
         return Fitted(model=model, best_value=float(best_value), best_epoch=best_epoch, history=history)
 
@@ -215,6 +221,9 @@ class FrozenTask(Task):
         loss = self._epoch_fn[1](x, self._train_labels, tf.constant(self.batch_for(int(x.shape[0])), tf.int32),
                                  tf.constant([self.seed, epoch], tf.int32))
         return float(loss)
+
+    def end_fit(self) -> None:
+        self._epoch_fn = None
 
     def predict(self, model: keras.Model, split: str) -> np.ndarray:
         x = self.features(split)

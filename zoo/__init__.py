@@ -17,13 +17,14 @@ from zoo import search_space
 from zoo.preprocessing import BackbonePreprocess
 from zoo.registry import (ModelEntry, UnknownModelError, families, get_model, list_models, register_model,
                           resolve_models, unregister_model)
+from zoo.session import reset_session
 from zoo.training import BackboneScaledAdam, compile_model
 from zoo.weights import WeightsUnavailableError
 
 __all__ = [
     "BackbonePreprocess", "BackboneScaledAdam", "ModelEntry", "UnknownModelError", "WeightsUnavailableError",
-    "compile_model", "discover_models", "families", "get_model", "list_models", "register_model", "resolve_models",
-    "search_space", "unregister_model",
+    "compile_model", "discover_models", "families", "get_model", "list_models", "register_model", "reset_session",
+    "resolve_models", "search_space", "unregister_model",
 ]
 
 

@@ -3,7 +3,6 @@ and where its weights come from. Filter with a name, a family, a glob like 'ince
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import sys
 
@@ -47,8 +46,6 @@ def _count(n) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the listing; returns 2 (with a message on stderr) when the pattern matches no model."""
-    import keras
-
     import zoo
 
     spec = args.model or args.pattern or "all"
@@ -61,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         rows.append(describe(zoo.get_model(name), count_params=not args.no_params))
         # Each count builds a full model; free it before the next so listing every model stays within memory.
-        keras.backend.clear_session()
-        gc.collect()
+        zoo.reset_session()
     if args.json:
         for row in rows:
             print(json.dumps(row))

@@ -1,6 +1,8 @@
 """Frozen-backbone heads: every view is loaded before the first trial, and the resident-tensor epoch really trains."""
 from __future__ import annotations
 
+import gc
+
 import keras
 import numpy as np
 import pytest
@@ -105,3 +107,24 @@ def test_head_batch_grows_with_the_data(config_for, n, expected):
     frame = select_rows(load_manifest(config.manifest), config)
     task = FrozenTask(entry, frame, 32, "none", 32, 0, config.cache_dir, 1)
     assert task.batch_for(n) == expected
+
+
+def test_head_trials_leave_no_graph_behind(config_for):
+    """Each head trial traces its own epoch function; the reset between trials must free it (flat over a study)."""
+    from tensorflow.python.framework.func_graph import FuncGraph
+
+    from search.study import _fresh_session
+
+    def live_graphs():
+        gc.collect()
+        return sum(isinstance(o, FuncGraph) for o in gc.get_objects())
+
+    _, task, _ = prepare("tiny_search_frozen", config_for(augment_views=2), log=lambda _: None, engine="optuna")
+    counts = []
+    for trial, units in enumerate((4, 8, 12, 16)):
+        _fresh_session(trial)
+        counts.append(live_graphs())
+        task.fit({**HP, "head_units": units, "augment": "flip"}, epochs=2, patience=2)
+    _fresh_session(0)
+    counts.append(live_graphs())
+    assert counts[1:] == [counts[1]] * (len(counts) - 1), counts

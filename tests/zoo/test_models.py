@@ -4,8 +4,6 @@ Parametrised over `zoo.list_models()`, so registering a model is enough for it t
 """
 from __future__ import annotations
 
-import gc
-
 import keras
 import numpy as np
 import pytest
@@ -49,8 +47,7 @@ def built(request):
     model = entry.build(image_size=size, weights="none")
     yield entry, model, size
     del model
-    keras.backend.clear_session()
-    gc.collect()
+    zoo.reset_session()
 
 
 def test_forward_gives_probabilities(built):
