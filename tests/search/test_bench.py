@@ -34,6 +34,9 @@ def test_summary_table_marks_each_target():
     assert "600 vs 180 img/s = 3.3x" in lines[2] and lines[2].endswith("| yes |")
     assert "5.5 min" in lines[3] and lines[3].endswith("| **no** |")
     assert "+1.0% (resident now: 1500 vs 1530 MB = +2.0%)" in lines[4] and lines[4].endswith("| yes |")
+    # A flat peak does not hide resident growth: memory kept after each trial fails the row too.
+    results["study_warm"]["rss_mb"] = {"trial_5": 1500.0, "trial_30": 1740.0, "growth": 0.16}
+    assert summary_table(results).splitlines()[4].endswith("| **no** |")
 
 
 CHILD_WRITES_PID = """
