@@ -31,7 +31,7 @@ import zoo
 from datasets.manifest import load_manifest
 from datasets.pipeline import make_dataset
 from search.config import SearchConfig, replace
-from search.study import _fresh_session, run_model_search, select_rows
+from search.study import run_model_search, select_rows
 from search.training import FrozenTask
 
 MODEL = "mobilenet_v2_frozen"
@@ -79,13 +79,13 @@ def bench_cache_speedup(config: SearchConfig, n_train: int, epochs: int) -> dict
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # the features stay in memory; the disk copy is not needed
 
-    _fresh_session(config.seed)
+    zoo.reset_session(config.seed)
     start = time.perf_counter()
     task.fit(hp, epochs, patience=epochs)
     cached_s = time.perf_counter() - start
 
     # The notebook's way: backbone and head in one model, images decoded and pushed through the backbone each epoch.
-    _fresh_session(config.seed)
+    zoo.reset_session(config.seed)
     extractor = entry.build_feature_extractor(image_size=size, weights=weights)
     head = entry.build_head(task.features("val").shape[1], hp)
     model = entry.assemble(extractor, head)

@@ -16,7 +16,7 @@ import zoo
 from search.config import SearchConfig
 from search.results import TrialRecord
 from search.space import kerastuner_values
-from search.study import BestTrial, Log, _fresh_session, _summary, finalise, prepare
+from search.study import BestTrial, Log, _summary, finalise, prepare
 from search.training import Task
 
 STATES = {"COMPLETED": "COMPLETE", "STOPPED": "PRUNED", "INVALID": "FAIL", "FAILED": "FAIL"}
@@ -33,7 +33,7 @@ class ZooTuner(kt.Tuner):
         started = time.perf_counter()
         hp = kerastuner_values(trial.hyperparameters, self.space)
         epochs = int(trial.hyperparameters.values.get("tuner/epochs", self.config.epochs))
-        _fresh_session(self.config.seed + len(self.oracle.trials))
+        zoo.reset_session(self.config.seed + len(self.oracle.trials))
         fitted = self.task.fit(hp, epochs, self.config.patience)
         fitted.model.save(self.run_dir / "checkpoints" / f"kt-{trial.trial_id}.keras")
         meta = {"history": fitted.history, "duration_s": time.perf_counter() - started, "params": hp}

@@ -120,11 +120,6 @@ def _importances(study: optuna.Study) -> dict:
         return {}
 
 
-def _fresh_session(seed: int) -> None:
-    """Isolate trials: free the previous trial's models and traced graphs, then reseed Python, NumPy and TensorFlow."""
-    zoo.reset_session(seed)
-
-
 def _checkpoint(run_dir: Path, number: int) -> Path:
     return run_dir / "checkpoints" / f"trial-{number}.keras"
 
@@ -140,7 +135,7 @@ def prepare(name: str, config: SearchConfig, log: Log, engine: str) -> tuple:
     size = int(config.image_size or entry.input_size)
     weights = entry.resolve_weights(config.weights, size)
     run_dir = config.runs_dir / name
-    _fresh_session(config.seed)
+    zoo.reset_session(config.seed)
     task = make_task(entry, frame, size, weights, config)
     estimate = estimate_seconds(task, config)
     log(f"[{name}] {engine}: {len(task.frames['train'])} train / {len(task.frames['val'])} val / "
@@ -174,7 +169,7 @@ def run_model_search(name: str, config: SearchConfig, log: Log = print,
 
     def objective(trial: optuna.Trial) -> float:
         hp = suggest(trial, entry.search_space)
-        _fresh_session(config.seed + trial.number)
+        zoo.reset_session(config.seed + trial.number)  # isolated: the last trial's graphs freed, seeds set afresh
 
         def report(epoch: int, value: float) -> None:
             trial.report(value, epoch)
@@ -246,7 +241,7 @@ def finalise(entry, task: Task, best: BestTrial, *, records: list[TrialRecord], 
              config: SearchConfig, started: float, engine: str, study_name: str, log: Log = print) -> dict:
     """Take the best trial (its checkpoint, or a retrain with its parameters), score val and test once, save all."""
     hp = {**entry.default_hparams(), **best.params}
-    _fresh_session(config.seed + best.number)
+    zoo.reset_session(config.seed + best.number)
     if best.checkpoint.is_file():
         model, history = keras.saving.load_model(best.checkpoint), best.history
     else:

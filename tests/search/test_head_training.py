@@ -113,8 +113,6 @@ def test_head_trials_leave_no_graph_behind(config_for):
     """Each head trial traces its own epoch function; the reset between trials must free it (flat over a study)."""
     from tensorflow.python.framework.func_graph import FuncGraph
 
-    from search.study import _fresh_session
-
     def live_graphs():
         gc.collect()
         return sum(isinstance(o, FuncGraph) for o in gc.get_objects())
@@ -122,9 +120,9 @@ def test_head_trials_leave_no_graph_behind(config_for):
     _, task, _ = prepare("tiny_search_frozen", config_for(augment_views=2), log=lambda _: None, engine="optuna")
     counts = []
     for trial, units in enumerate((4, 8, 12, 16)):
-        _fresh_session(trial)
+        zoo.reset_session(trial)
         counts.append(live_graphs())
         task.fit({**HP, "head_units": units, "augment": "flip"}, epochs=2, patience=2)
-    _fresh_session(0)
+    zoo.reset_session(0)
     counts.append(live_graphs())
     assert counts[1:] == [counts[1]] * (len(counts) - 1), counts
