@@ -244,10 +244,11 @@ def head_epoch_function(model: keras.Model) -> Callable:
     """One epoch of a compiled model's optimizer and loss over in-memory tensors, as one traced TensorFlow function.
 
     `fit` pays Python and input-pipeline overhead on every step; for a head on cached vectors a step is so cheap that
-    the overhead is most of the epoch (measured on this CPU: ~1.2 s instead of ~2.7 s an epoch over 22,438 vectors of 2,192). The returned
-    `run(x, y, batch, seed)` shuffles with a stateless seed (same seed, same order), steps through mini-batches with
-    the model's own optimizer, loss and regularisation losses, and returns the mean batch loss. Runs wherever
-    TensorFlow places it, GPU included.
+    the overhead is most of the epoch (measured on this CPU: ~1.2 s instead of ~2.7 s an epoch over 22,438 vectors of
+    2,192). The returned `run(x, y, batch, seed)` shuffles with a stateless seed (same seed, same order), steps
+    through mini-batches with the model's own optimizer, loss and regularisation losses, and returns the mean batch
+    loss. Runs wherever TensorFlow places it, GPU included. Each model traces its own; `zoo.reset_session` between
+    trials frees them.
     """
     optimizer, loss_fn = model.optimizer, model.loss
     variables = model.trainable_variables
