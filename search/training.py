@@ -203,7 +203,6 @@ class FrozenTask(Task):
         dim = self.features("val").shape[1]
         head = self.entry.build_head(dim, hp)
         zoo.compile_model(head, hp)
-        self._epoch_fn = None
         return head
 
     def batch_for(self, n: int) -> int:

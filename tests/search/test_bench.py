@@ -27,7 +27,7 @@ def test_summary_table_marks_each_target():
                        "met": False, "test_roc_auc": 0.86, "test_accuracy": 0.78,
                        "trial_counts": {"complete": 9, "pruned": 21, "failed": 0},
                        "peak_rss_mb": {"trial_5": 2000.0, "trial_30": 2020.0, "growth": 0.01, "met": True},
-                       "rss_mb": {"trial_5": 1500.0, "trial_30": 1530.0, "growth": 0.02}},
+                       "rss_mb": {"trial_5": 1500.0, "trial_30": 1530.0, "growth": 0.02, "met": True}},
     }
     lines = summary_table(results).splitlines()
     assert lines[0].startswith("| measurement") and len(lines) == 2 + 3
@@ -35,7 +35,7 @@ def test_summary_table_marks_each_target():
     assert "5.5 min" in lines[3] and lines[3].endswith("| **no** |")
     assert "+1.0% (resident now: 1500 vs 1530 MB = +2.0%)" in lines[4] and lines[4].endswith("| yes |")
     # A flat peak does not hide resident growth: memory kept after each trial fails the row too.
-    results["study_warm"]["rss_mb"] = {"trial_5": 1500.0, "trial_30": 1740.0, "growth": 0.16}
+    results["study_warm"]["rss_mb"] = {"trial_5": 1500.0, "trial_30": 1740.0, "growth": 0.16, "met": False}
     assert summary_table(results).splitlines()[4].endswith("| **no** |")
 
 
