@@ -28,6 +28,7 @@ from deepfake_zoo.atomic import atomic_path
 from search.config import SearchConfig
 from search.estimate import estimate_seconds, format_duration
 from search.results import TrialRecord, write_results
+from search.storage import open_storage
 from search.space import suggest
 from search.training import Task, first_images, make_task, measure_images_per_second
 
@@ -76,16 +77,8 @@ def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def make_storage(config: SearchConfig) -> optuna.storages.BaseStorage:
-    """An RDB storage with heartbeats, so a worker killed mid-trial leaves a FAIL (not a stuck RUNNING) trial."""
-    url = config.storage_url()
-    engine_kwargs = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=config.heartbeat,
-                                      grace_period=config.heartbeat * 2)
-
-
 def _open_study(name: str, config: SearchConfig, attrs: dict, pruner) -> optuna.Study:
-    study = optuna.create_study(study_name=name, storage=make_storage(config), direction="maximize",
+    study = optuna.create_study(study_name=name, storage=open_storage(config.storage_url(), config.heartbeat), direction="maximize",
                                 sampler=optuna.samplers.TPESampler(seed=config.seed), pruner=pruner,
                                 load_if_exists=True)
     settings = {k: attrs[k] for k in STUDY_KEYS}

@@ -1,6 +1,7 @@
 """Tiny data and tiny models for the search tests: the synthetic demo at 32px and two throwaway registered models."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import keras
@@ -35,6 +36,15 @@ def tiny_models():
     yield [name for name, _ in TINY_MODELS]
     for name, _ in TINY_MODELS:
         zoo.unregister_model(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL database of DEEPFAKE_ZOO_PG_URL; skips (fails in CI) without it."""
+    url = os.environ.get("DEEPFAKE_ZOO_PG_URL")
+    if not url:
+        pytest.skip("set DEEPFAKE_ZOO_PG_URL to a PostgreSQL database (.ci/run starts one on loopback)")
+    return url
 
 
 @pytest.fixture(scope="session")

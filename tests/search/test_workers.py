@@ -89,9 +89,6 @@ def test_two_workers_share_one_sqlite_study(demo_manifest, tmp_path):
 
 
 @pytest.mark.postgres
-def test_two_workers_share_one_postgresql_study(demo_manifest, tmp_path):
-    url = os.environ.get("DEEPFAKE_ZOO_PG_URL")
-    if not url:
-        pytest.skip("set DEEPFAKE_ZOO_PG_URL to a PostgreSQL database (.ci/run starts one on loopback)")
+def test_two_workers_share_one_postgresql_study(demo_manifest, tmp_path, postgres_url):
     study = f"shared-{os.getpid()}-{int(time.time())}"
-    two_workers(demo_manifest, tmp_path, url, study)
+    two_workers(demo_manifest, tmp_path, postgres_url, study)
