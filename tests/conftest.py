@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from datasets.manifest import build_manifest
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 STRICT = os.environ.get("DEEPFAKE_ZOO_STRICT") == "1"
 
@@ -27,6 +29,14 @@ def real_data_root() -> Path:
     if not root or not Path(root).is_dir():
         pytest.skip("set DEEPFAKE_ZOO_DATA to the folder holding deepfake-faces/ and real-and-fake-face/")
     return Path(root)
+
+
+@pytest.fixture(scope="session")
+def real_manifest(real_data_root, tmp_path_factory):
+    """(path, report) of one manifest over the real datasets, built once (about 20 s of hashing) for every test."""
+    path = tmp_path_factory.mktemp("real") / "build" / "splits.csv"
+    report = build_manifest(real_data_root, path, seed=0)
+    return path, report
 
 
 @pytest.fixture(scope="session")

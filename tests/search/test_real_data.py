@@ -5,16 +5,14 @@ import json
 
 import pytest
 
-from datasets.manifest import build_manifest
 from search.config import make_config
 from search.study import run_model_search
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
-def test_short_frozen_mobilenet_search_beats_chance_clearly(real_data_root, keras_weights_available, tmp_path):
-    manifest = tmp_path / "build" / "splits.csv"
-    build_manifest(real_data_root, manifest, seed=0)
+def test_short_frozen_mobilenet_search_beats_chance_clearly(real_manifest, keras_weights_available, tmp_path):
+    manifest, _ = real_manifest
     # 3,000 images a split (seeded, stratified by source and label) keeps the backbone passes to a few minutes.
     config = make_config({"manifest": str(manifest), "runs": str(tmp_path / "runs"),
                           "cache_dir": str(tmp_path / "features"), "trials": 5, "epochs": 8, "image_size": 128,
