@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 # A fixed 64-bit key: every deepfake-zoo worker contends for the same advisory lock, and no other application's.
 _ADVISORY_KEY = int.from_bytes(hashlib.sha256(b"deepfake-zoo: optuna schema").digest()[:8], "big", signed=True)
 LOCK_TIMEOUT_S = 120
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout that expired
 
 
 class StorageLockTimeout(RuntimeError):
@@ -64,6 +65,8 @@ def _postgresql_lock(url: str) -> Iterator[None]:
             try:
                 connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_KEY})
             except sqlalchemy.exc.OperationalError as error:
+                if getattr(error.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                    raise
                 raise StorageLockTimeout(
                     f"another worker held the Optuna schema lock on {engine.url.render_as_string()} for over "
                     f"{LOCK_TIMEOUT_S} s") from error
