@@ -32,7 +32,7 @@ class StorageLockTimeout(RuntimeError):
 def open_storage(url: str, heartbeat: int) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats (a worker killed mid-trial leaves a FAIL, not a stuck RUNNING, trial), safe to
     open from any number of workers at the same moment."""
-    sqlite = url.startswith("sqlite")
+    sqlite = sqlalchemy.engine.make_url(url).get_backend_name() == "sqlite"
     engine_kwargs = {"connect_args": {"timeout": 120}} if sqlite else {"pool_pre_ping": True}
     with schema_lock(url):
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,

@@ -78,7 +78,8 @@ def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
 
 
 def _open_study(name: str, config: SearchConfig, attrs: dict, pruner) -> optuna.Study:
-    study = optuna.create_study(study_name=name, storage=open_storage(config.storage_url(), config.heartbeat), direction="maximize",
+    storage = open_storage(config.storage_url(), config.heartbeat)
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
                                 sampler=optuna.samplers.TPESampler(seed=config.seed), pruner=pruner,
                                 load_if_exists=True)
     settings = {k: attrs[k] for k in STUDY_KEYS}

@@ -1,8 +1,6 @@
 """Frozen-backbone heads: every view is loaded before the first trial, and the resident-tensor epoch really trains."""
 from __future__ import annotations
 
-import gc
-
 import keras
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import zoo
 from datasets.manifest import load_manifest
 from search.study import prepare, select_rows
 from search.training import FrozenTask, head_epoch_function
+from tests.graphs import live_graphs
 
 HP = {"learning_rate": 1e-2, "head_units": 8, "dropout": 0.0}
 
@@ -111,12 +110,6 @@ def test_head_batch_grows_with_the_data(config_for, n, expected):
 
 def test_head_trials_leave_no_graph_behind(config_for):
     """Each head trial traces its own epoch function; the reset between trials must free it (flat over a study)."""
-    from tensorflow.python.framework.func_graph import FuncGraph
-
-    def live_graphs():
-        gc.collect()
-        return sum(isinstance(o, FuncGraph) for o in gc.get_objects())
-
     _, task, _ = prepare("tiny_search_frozen", config_for(augment_views=2), log=lambda _: None, engine="optuna")
     counts = []
     for trial, units in enumerate((4, 8, 12, 16)):

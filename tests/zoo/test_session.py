@@ -1,23 +1,16 @@
 """reset_session: models trained one after another in one process leave no traced graph behind."""
 from __future__ import annotations
 
-import gc
-
 import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import ops
-from tensorflow.python.framework.func_graph import FuncGraph
 
 import zoo
+from tests.graphs import live_graphs
 from zoo import session
 
 HP = {"learning_rate": 1e-2, "head_units": 8, "dropout": 0.1}
-
-
-def _live_graphs() -> int:
-    gc.collect()
-    return sum(isinstance(o, FuncGraph) for o in gc.get_objects())
 
 
 def _train_one(seed: int) -> None:
@@ -33,11 +26,11 @@ def test_trained_models_leave_no_graph_behind():
     counts = []
     for trial in range(4):
         session.reset_session(trial)
-        counts.append(_live_graphs())
+        counts.append(live_graphs())
         _train_one(trial)
-        assert _live_graphs() > counts[-1]  # the trial really traced something for the reset to free
+        assert live_graphs() > counts[-1]  # the trial really traced something for the reset to free
     session.reset_session(0)
-    counts.append(_live_graphs())
+    counts.append(live_graphs())
     assert counts[1:] == [counts[1]] * (len(counts) - 1), counts
 
 
@@ -45,13 +38,13 @@ def test_clear_session_alone_keeps_them():
     """Why reset_session exists: with this TensorFlow, Keras' clear_session and gc leave each trained graph alive.
     If this starts failing after a TensorFlow upgrade, the registry clean-up in zoo/session.py can go."""
     session.reset_session(0)
-    before = _live_graphs()
+    before = live_graphs()
     for trial in range(2):
         _train_one(trial)
         keras.backend.clear_session()
-    assert _live_graphs() > before
+    assert live_graphs() > before
     session.reset_session(0)
-    assert _live_graphs() <= before
+    assert live_graphs() <= before
 
 
 def test_registrations_older_than_the_first_reset_are_kept(monkeypatch):
