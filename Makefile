@@ -1,6 +1,8 @@
 # Every target installs the project into .venv on first use, so a fresh clone needs only `make <target>`.
 PYTHON ?= python3.11
-VENV   := .venv
+PYVER  := $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+LOCK   := requirements/py$(PYVER).lock
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 ZOO    := $(BIN)/deepfake-zoo
 
@@ -26,15 +28,22 @@ SEARCH_OPTS = $(call opt,--data,$(DATA)) $(call opt,--trials,$(TRIALS)) $(call o
   $(call opt,--seed,$(SEED)) $(call opt,--engine,$(ENGINE)) $(call opt,--weights,$(WEIGHTS)) \
   $(call opt,--config,$(CONFIG)) --manifest $(MANIFEST)
 
-.PHONY: setup data list search leaderboard predict bench test clean
+.PHONY: setup lock data list search leaderboard predict bench test clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exact versions from the lock for this interpreter (reproducible); the project itself without re-resolving them.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,kaggle]'
+	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Re-resolve the locks after editing pyproject.toml's ranges (needs `pip install uv`).
+lock:
+	for v in 3.11 3.12 3.13; do uv pip compile pyproject.toml --extra dev --extra kaggle --python-version $$v \
+	  --python-platform x86_64-manylinux_2_28 --no-header -q -o requirements/py$$v.lock; done
 
 data: setup
 	$(ZOO) data $(call opt,--data,$(DATA)) $(if $(KAGGLE),--kaggle) $(call opt,--seed,$(SEED)) --manifest $(MANIFEST)
@@ -56,7 +65,7 @@ bench: setup
 
 # Real-data tests run when DEEPFAKE_ZOO_DATA names a folder holding the Kaggle-layout datasets.
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf build runs leaderboard/index.html .pytest_cache

@@ -31,10 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Download (with --kaggle), build the manifest, print the report; 1 with one sentence on stderr on failure."""
-    from datasets.audit import LeakageError
-    from datasets.kaggle import KaggleDownloadError, download_kaggle
-    from datasets.layouts import DataLayoutError
-    from datasets.manifest import build_manifest
+    from deepfake_zoo.datasets.audit import LeakageError
+    from deepfake_zoo.datasets.kaggle import KaggleDownloadError, download_kaggle
+    from deepfake_zoo.datasets.layouts import DataLayoutError
+    from deepfake_zoo.datasets.manifest import build_manifest
 
     data = args.data
     try:

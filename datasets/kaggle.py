@@ -5,7 +5,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from datasets.layouts import detect_layout
+from deepfake_zoo.datasets.layouts import detect_layout
 
 # Folder name under --data (it becomes the manifest's `source`) -> Kaggle handle.
 KAGGLE_DATASETS = {

@@ -30,10 +30,10 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from datasets.audit import SPLITS, audit_leakage
-from datasets.layouts import discover, read_source
-from datasets.report import BuildReport
-from datasets.screening import screen_image
+from deepfake_zoo.datasets.audit import SPLITS, audit_leakage
+from deepfake_zoo.datasets.layouts import discover, read_source
+from deepfake_zoo.datasets.report import BuildReport
+from deepfake_zoo.datasets.screening import screen_image
 from deepfake_zoo import atomic
 
 COLUMNS = ["path", "label", "source", "group", "split", "sha256", "width", "height"]
@@ -184,7 +184,7 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
     out_dir = manifest.parent
     synthetic = data is None
     if synthetic:
-        from datasets.demo import make_demo_dataset
+        from deepfake_zoo.datasets.demo import make_demo_dataset
 
         data = make_demo_dataset(out_dir / "demo-data" / "demo", seed=seed)
     data = Path(data).absolute()

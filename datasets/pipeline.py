@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from datasets.images import decode_rgb, resize_for_model
+from deepfake_zoo.datasets.images import decode_rgb, resize_for_model
 
 AUTOTUNE = tf.data.AUTOTUNE
 # RandomRotation(0.2) in Keras means a fraction of a full turn: up to +-0.2 * 2 pi (+-72 degrees).

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from datasets.screening import CONVERSIONS, SKIP_REASONS
+from deepfake_zoo.datasets.screening import CONVERSIONS, SKIP_REASONS
 from deepfake_zoo import atomic
 
 SYNTHETIC_NOTE = ("THE DATA IS THE SYNTHETIC DEMO: generated face-like images that only show the pipeline working; "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from leaderboard.render import build_leaderboard, metric_label
+from deepfake_zoo.leaderboard.render import build_leaderboard, metric_label
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

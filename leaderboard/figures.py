@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from sklearn.metrics import auc, roc_curve
 
-from leaderboard.runs import RunResult, lower_is_better
+from deepfake_zoo.leaderboard.runs import RunResult, lower_is_better
 
 ACCURACY_TARGET = 0.70  # the original notebook's goal for test accuracy
 REAL_COLOR, FAKE_COLOR = "#0072B2", "#D55E00"

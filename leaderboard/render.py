@@ -17,8 +17,8 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from deepfake_zoo.atomic import write_text
-from leaderboard import figures
-from leaderboard.runs import RunResult, SkippedRun, is_number, load_runs, lower_is_better
+from deepfake_zoo.leaderboard import figures
+from deepfake_zoo.leaderboard.runs import RunResult, SkippedRun, is_number, load_runs, lower_is_better
 
 METRIC_LABELS = {
     "accuracy": "test accuracy", "roc_auc": "ROC AUC", "eer": "EER", "f1": "F1",

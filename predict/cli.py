@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from predict.models import DEFAULT_RANK_BY, ModelChoiceError
+from deepfake_zoo.predict.models import DEFAULT_RANK_BY, ModelChoiceError
 
 
 def _positive_int(text: str) -> int:
@@ -46,9 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score every input and print the report; returns 0 all scored, 1 some failed, 2 no usable model."""
-    from predict import report
-    from predict.models import choose_run
-    from predict.scoring import Predictor
+    from deepfake_zoo.predict import report
+    from deepfake_zoo.predict.models import choose_run
+    from deepfake_zoo.predict.scoring import Predictor
 
     try:
         chosen = choose_run(args.runs, model=args.model, rank_by=args.rank_by)

@@ -5,8 +5,8 @@ import csv
 import io
 import json
 
-from predict.models import Run
-from predict.scoring import SCORED, Verdict
+from deepfake_zoo.predict.models import Run
+from deepfake_zoo.predict.scoring import SCORED, Verdict
 
 # Order matters: scripts read these by name, people read them left to right.
 CSV_COLUMNS = ("path", "kind", "status", "label", "prob_fake", "threshold", "model", "frames_sampled",

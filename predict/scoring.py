@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from predict.inputs import InputItem, collect_inputs
-from predict.models import Run, load_model
-from predict.video import DetectorUnavailableError, VideoDecodeError, face_crops, sample_frames
+from deepfake_zoo.predict.inputs import InputItem, collect_inputs
+from deepfake_zoo.predict.models import Run, load_model
+from deepfake_zoo.predict.video import DetectorUnavailableError, VideoDecodeError, face_crops, sample_frames
 
 # Status of a verdict: scored (label and prob_fake set), no_face (a video where no sampled frame had a face, so
 # there is nothing honest to score), error (unreadable, unsupported, undecodable).
@@ -78,7 +78,7 @@ class Predictor:
 
     def score_arrays(self, arrays: list[np.ndarray]) -> np.ndarray:
         """P(fake) for RGB arrays (HxWx3, 0..255) of any size, each resized with datasets.images.resize_for_model."""
-        from datasets.images import resize_for_model
+        from deepfake_zoo.datasets.images import resize_for_model
 
         resized = [np.asarray(resize_for_model(array, self.run.image_size)) for array in arrays]
         return self.score_batch(np.stack(resized) if resized else np.zeros((0,)))
@@ -94,7 +94,7 @@ class Predictor:
         return verdicts
 
     def _predict_image_chunk(self, items: list[InputItem]) -> list[Verdict]:
-        from datasets.images import load_for_model
+        from deepfake_zoo.datasets.images import load_for_model
 
         verdicts: list[Verdict | None] = [None] * len(items)
         loaded, positions = [], []

@@ -27,12 +27,12 @@ import keras
 import numpy as np
 import optuna
 
-import zoo
-from datasets.manifest import load_manifest
-from datasets.pipeline import make_dataset
-from search.config import SearchConfig, replace
-from search.study import run_model_search, select_rows
-from search.training import FrozenTask
+from deepfake_zoo import zoo
+from deepfake_zoo.datasets.manifest import load_manifest
+from deepfake_zoo.datasets.pipeline import make_dataset
+from deepfake_zoo.search.config import SearchConfig, replace
+from deepfake_zoo.search.study import run_model_search, select_rows
+from deepfake_zoo.search.training import FrozenTask
 
 MODEL = "mobilenet_v2_frozen"
 MEMORY_GROWTH_TARGET = 0.05  # trial 5 -> last trial, for the peak and for resident memory alike

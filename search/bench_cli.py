@@ -23,18 +23,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from search.bench import run_bench
-    from search.config import SearchConfig
+    from deepfake_zoo.search.bench import run_bench
+    from deepfake_zoo.search.config import SearchConfig
 
     if args.data:
-        from datasets.manifest import build_manifest
+        from deepfake_zoo.datasets.manifest import build_manifest
 
         build_manifest(args.data, args.manifest, seed=args.seed)
     config = SearchConfig(model="mobilenet_v2_frozen", manifest=args.manifest, runs=args.runs,
                           cache_dir=args.cache_dir, image_size=args.image_size, epochs=args.epochs,
                           seed=args.seed, weights="imagenet").validate()
     only = [name.strip() for name in args.only.split(",")] if args.only else None
-    from search.bench import summary_table
+    from deepfake_zoo.search.bench import summary_table
 
     print(summary_table(run_bench(config, args.out, quick=args.quick, only=only)))
     return 0

@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from search.config import make_config
+    from deepfake_zoo.search.config import make_config
 
     values = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("command", "config")}
     if values.get("train_sources"):
@@ -48,16 +48,16 @@ def run(args: argparse.Namespace) -> int:
     config = make_config(values, args.config)
     _ensure_manifest(config)
     if config.engine == "kerastuner":
-        from search.kerastuner_engine import run_search
+        from deepfake_zoo.search.kerastuner_engine import run_search
     else:
-        from search.study import run_search
+        from deepfake_zoo.search.study import run_search
     run_search(config)
     return 0
 
 
 def _ensure_manifest(config) -> None:
     """Build the manifest when data is given or none exists yet (then from the embedded synthetic demo)."""
-    from datasets.manifest import build_manifest
+    from deepfake_zoo.datasets.manifest import build_manifest
 
     if config.data or not Path(config.manifest).is_file():
         if not config.data:

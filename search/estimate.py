@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from search.training import first_images
+from deepfake_zoo.search.training import first_images
 
 
 def format_duration(seconds: float) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datasets.pipeline import make_dataset
+from deepfake_zoo.datasets.pipeline import make_dataset
 
 
 def weights_fingerprint(model) -> str:

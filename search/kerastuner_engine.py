@@ -12,12 +12,12 @@ from pathlib import Path
 
 import keras_tuner as kt
 
-import zoo
-from search.config import SearchConfig
-from search.results import TrialRecord
-from search.space import kerastuner_values
-from search.study import BestTrial, Log, _summary, finalise, prepare
-from search.training import Task
+from deepfake_zoo import zoo
+from deepfake_zoo.search.config import SearchConfig
+from deepfake_zoo.search.results import TrialRecord
+from deepfake_zoo.search.space import kerastuner_values
+from deepfake_zoo.search.study import BestTrial, Log, _summary, finalise, prepare
+from deepfake_zoo.search.training import Task
 
 STATES = {"COMPLETED": "COMPLETE", "STOPPED": "PRUNED", "INVALID": "FAIL", "FAILED": "FAIL"}
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake_zoo.atomic import write_text
-from search.metrics import binary_metrics, choose_threshold, evaluate_predictions
+from deepfake_zoo.search.metrics import binary_metrics, choose_threshold, evaluate_predictions
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from zoo.search_space import Categorical, Float, Int
+from deepfake_zoo.zoo.search_space import Categorical, Float, Int
 
 
 def suggest(trial, space: Mapping[str, Any]) -> dict[str, Any]:

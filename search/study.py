@@ -22,15 +22,15 @@ import tensorflow as tf
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
-import zoo
-from datasets.manifest import load_manifest, manifest_sha256
+from deepfake_zoo import zoo
+from deepfake_zoo.datasets.manifest import load_manifest, manifest_sha256
 from deepfake_zoo.atomic import atomic_path
-from search.config import SearchConfig
-from search.estimate import estimate_seconds, format_duration
-from search.results import TrialRecord, write_results
-from search.storage import open_storage
-from search.space import suggest
-from search.training import Task, first_images, make_task, measure_images_per_second
+from deepfake_zoo.search.config import SearchConfig
+from deepfake_zoo.search.estimate import estimate_seconds, format_duration
+from deepfake_zoo.search.results import TrialRecord, write_results
+from deepfake_zoo.search.storage import open_storage
+from deepfake_zoo.search.space import suggest
+from deepfake_zoo.search.training import Task, first_images, make_task, measure_images_per_second
 
 Log = Callable[[str], None]
 # Our own one-line-per-trial log replaces Optuna's INFO lines; heartbeats are experimental but exactly what we need.

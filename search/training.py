@@ -13,9 +13,9 @@ import pandas as pd
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-import zoo
-from datasets.pipeline import make_dataset
-from search.features import FeatureCache
+from deepfake_zoo import zoo
+from deepfake_zoo.datasets.pipeline import make_dataset
+from deepfake_zoo.search.features import FeatureCache
 
 SPLITS = ("train", "val", "test")
 HEAD_BATCH_SIZE = 64

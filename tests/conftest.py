@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from datasets.manifest import build_manifest
+from deepfake_zoo.datasets.manifest import build_manifest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 STRICT = os.environ.get("DEEPFAKE_ZOO_STRICT") == "1"

@@ -13,13 +13,13 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from zoo import search_space
-from zoo.preprocessing import BackbonePreprocess
-from zoo.registry import (ModelEntry, UnknownModelError, families, get_model, list_models, register_model,
+from deepfake_zoo.zoo import search_space
+from deepfake_zoo.zoo.preprocessing import BackbonePreprocess
+from deepfake_zoo.zoo.registry import (ModelEntry, UnknownModelError, families, get_model, list_models, register_model,
                           resolve_models, unregister_model)
-from zoo.session import reset_session
-from zoo.training import BackboneScaledAdam, compile_model
-from zoo.weights import WeightsUnavailableError
+from deepfake_zoo.zoo.session import reset_session
+from deepfake_zoo.zoo.training import BackboneScaledAdam, compile_model
+from deepfake_zoo.zoo.weights import WeightsUnavailableError
 
 __all__ = [
     "BackbonePreprocess", "BackboneScaledAdam", "ModelEntry", "UnknownModelError", "WeightsUnavailableError",
@@ -30,7 +30,7 @@ __all__ = [
 
 def discover_models() -> list[str]:
     """Import every module in zoo/models/ so its decorators register; adding a file there is the only step."""
-    from zoo import models
+    from deepfake_zoo.zoo import models
 
     imported = []
     for info in pkgutil.iter_modules(models.__path__, prefix=f"{models.__name__}."):

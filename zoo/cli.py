@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def weights_origin(entry) -> str:
     """Where `entry`'s default weights come from, in words: the cached file, the file to fetch, or random init."""
-    from zoo.weights import find_weights_file, keras_cache_dirs
+    from deepfake_zoo.zoo.weights import find_weights_file, keras_cache_dirs
 
     if entry.default_weights == "none":
         return "none (random init)"
@@ -46,7 +46,7 @@ def _count(n) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the listing; returns 2 (with a message on stderr) when the pattern matches no model."""
-    import zoo
+    from deepfake_zoo import zoo
 
     spec = args.model or args.pattern or "all"
     try:

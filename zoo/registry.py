@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from zoo.preprocessing import BackbonePreprocess
-from zoo.search_space import Param, standard_space
-from zoo.weights import ensure_weights_file, find_weights_file
+from deepfake_zoo.zoo.preprocessing import BackbonePreprocess
+from deepfake_zoo.zoo.search_space import Param, standard_space
+from deepfake_zoo.zoo.weights import ensure_weights_file, find_weights_file
 
 # builder(image_size, weights_path) -> keras.Model mapping preprocessed (size, size, 3) to a feature map or vector;
 # weights_path is the local ImageNet file to load, or None for random initialisation.

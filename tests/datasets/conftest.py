@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.datasets.imagefiles import make_folder_dataset, make_metadata_dataset
+from imagefiles import make_folder_dataset, make_metadata_dataset
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from datasets.audit import LeakageError, audit_leakage
-from datasets.manifest import build_manifest, load_manifest
-from tests.datasets.imagefiles import make_metadata_dataset
+from deepfake_zoo.datasets.audit import LeakageError, audit_leakage
+from deepfake_zoo.datasets.manifest import build_manifest, load_manifest
+from imagefiles import make_metadata_dataset
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datasets.manifest import build_manifest, load_manifest
-from datasets.pipeline import make_dataset
-from datasets.screening import screen_image
-from tests.datasets.imagefiles import make_folder_dataset, make_metadata_dataset, write_image
+from deepfake_zoo.datasets.manifest import build_manifest, load_manifest
+from deepfake_zoo.datasets.pipeline import make_dataset
+from deepfake_zoo.datasets.screening import screen_image
+from imagefiles import make_folder_dataset, make_metadata_dataset, write_image
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-import datasets.kaggle
-from datasets import cli
-from datasets.kaggle import KaggleDownloadError, download_kaggle
-from datasets.manifest import load_manifest
-from tests.datasets.imagefiles import make_folder_dataset, make_metadata_dataset
+from deepfake_zoo.datasets import kaggle
+from deepfake_zoo.datasets import cli
+from deepfake_zoo.datasets.kaggle import KaggleDownloadError, download_kaggle
+from deepfake_zoo.datasets.manifest import load_manifest
+from imagefiles import make_folder_dataset, make_metadata_dataset
 
 
 def _run(argv: list[str]) -> int:
@@ -57,8 +57,8 @@ def _fake_kaggle(handle: str, output_dir: str) -> str:
 
 
 def test_kaggle_downloads_land_whole_and_are_built(tmp_path, monkeypatch, capsys):
-    real_download = datasets.kaggle.download_kaggle
-    monkeypatch.setattr(datasets.kaggle, "download_kaggle", lambda data: real_download(data, downloader=_fake_kaggle))
+    real_download = kaggle.download_kaggle
+    monkeypatch.setattr(kaggle, "download_kaggle", lambda data: real_download(data, downloader=_fake_kaggle))
     data = tmp_path / "data"
     assert _run(["--kaggle", "--data", str(data), "--manifest", str(tmp_path / "m.csv")]) == 0
     assert sorted(p.name for p in data.iterdir()) == ["deepfake-and-real-images", "deepfake-faces"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datasets.audit import audit_leakage
-from datasets.manifest import load_manifest
-from datasets.pipeline import make_dataset
+from deepfake_zoo.datasets.audit import audit_leakage
+from deepfake_zoo.datasets.manifest import load_manifest
+from deepfake_zoo.datasets.pipeline import make_dataset
 
 pytestmark = pytest.mark.realdata
 

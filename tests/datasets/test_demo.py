@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datasets.demo import make_demo_dataset
-from datasets.manifest import build_manifest, load_manifest
+from deepfake_zoo.datasets.demo import make_demo_dataset
+from deepfake_zoo.datasets.manifest import build_manifest, load_manifest
 
 
 def _digest(root: Path) -> dict[str, str]:

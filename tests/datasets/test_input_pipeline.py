@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from datasets.images import load_for_model
-from datasets.manifest import build_manifest, load_manifest
-from datasets.pipeline import AUGMENTATIONS, augment_names, make_dataset
-from tests.datasets.imagefiles import make_folder_dataset
+from deepfake_zoo.datasets.images import load_for_model
+from deepfake_zoo.datasets.manifest import build_manifest, load_manifest
+from deepfake_zoo.datasets.pipeline import AUGMENTATIONS, augment_names, make_dataset
+from imagefiles import make_folder_dataset
 
 SIZE = 16
 
@@ -120,7 +120,7 @@ def test_cache_in_memory_and_on_disk_give_the_same_batches(manifest, tmp_path):
 def test_blur_matches_scipy_and_rotation_turns_about_the_centre():
     from scipy.ndimage import correlate1d
 
-    from datasets.pipeline import blur, rotation
+    from deepfake_zoo.datasets.pipeline import blur, rotation
 
     image = np.random.default_rng(0).uniform(0, 255, (17, 13, 3)).astype(np.float32)
     key = tf.constant([5, 9], tf.int64)

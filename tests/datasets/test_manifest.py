@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from datasets.audit import audit_leakage
-from datasets.layouts import DataLayoutError
-from datasets.manifest import COLUMNS, build_manifest, load_manifest, manifest_sha256
-from tests.datasets.imagefiles import make_folder_dataset, make_metadata_dataset, write_image
+from deepfake_zoo.datasets.audit import audit_leakage
+from deepfake_zoo.datasets.layouts import DataLayoutError
+from deepfake_zoo.datasets.manifest import COLUMNS, build_manifest, load_manifest, manifest_sha256
+from imagefiles import make_folder_dataset, make_metadata_dataset, write_image
 
 
 def test_both_layouts_columns_counts_and_given_split(two_sources, tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.render import write_leaderboard
+from deepfake_zoo.leaderboard.render import write_leaderboard
 from leaderboard_fixtures import EVIL_NAME, EVIL_SOURCE, write_fixture_runs
 
 pytestmark = pytest.mark.browser

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leaderboard import cli
-from leaderboard.render import anchor, build_leaderboard, write_leaderboard
-from leaderboard.runs import load_runs
+from deepfake_zoo.leaderboard import cli
+from deepfake_zoo.leaderboard.render import anchor, build_leaderboard, write_leaderboard
+from deepfake_zoo.leaderboard.runs import load_runs
 from leaderboard_fixtures import EVIL_NAME, EVIL_SOURCE, make_run, parse_page
 
 REPO = Path(__file__).resolve().parents[2]
@@ -188,9 +188,10 @@ def test_cli_writes_the_page_and_rejects_an_unknown_metric(fixture_runs, tmp_pat
     assert "runs/" in (cli.__doc__ or "")
 
 
-def test_leaderboard_never_imports_the_training_side():
-    code = ("import sys, leaderboard.cli, leaderboard.render; "
-            "bad = [m for m in ('tensorflow', 'keras', 'zoo', 'search', 'datasets') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+def test_leaderboard_never_imports_the_training_side(tmp_path):
+    code = ("import sys, deepfake_zoo.leaderboard.cli, deepfake_zoo.leaderboard.render; "
+            "bad = [m for m in ('tensorflow', 'keras', 'deepfake_zoo.zoo', 'deepfake_zoo.search', "
+            "'deepfake_zoo.datasets') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    # Run outside the checkout, so the installed namespace is what gets imported.
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -48,7 +48,7 @@ def train_tiny_model(paths: list[Path], labels: list[int], image_size: int, seed
     """A tiny CNN taking raw RGB 0..255 at `image_size` (its rescaling inside), fit 2 epochs; returns the model."""
     import keras
 
-    from datasets.images import load_for_model
+    from deepfake_zoo.datasets.images import load_for_model
 
     keras.utils.set_random_seed(seed)
     x = np.stack([load_for_model(p, image_size) for p in paths])

@@ -1,7 +1,7 @@
 """Expanding user paths into work items: recursion, order, and per-path errors instead of exceptions."""
 from __future__ import annotations
 
-from predict.inputs import collect_inputs
+from deepfake_zoo.predict.inputs import collect_inputs
 
 
 def test_folders_are_walked_recursively_in_sorted_order(tmp_path):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from predict import cli
-from predict.models import ModelChoiceError, choose_run, list_runs, rank_runs
+from deepfake_zoo.predict import cli
+from deepfake_zoo.predict.models import ModelChoiceError, choose_run, list_runs, rank_runs
 
 
 @pytest.fixture

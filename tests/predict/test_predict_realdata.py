@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from datasets.images import load_for_model, resize_for_model
-from predict import cli
+from deepfake_zoo.datasets.images import load_for_model, resize_for_model
+from deepfake_zoo.predict import cli
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

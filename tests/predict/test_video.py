@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from predict.video import Box, VideoDecodeError, crop_face, largest_face, sample_frames
+from deepfake_zoo.predict.video import Box, VideoDecodeError, crop_face, largest_face, sample_frames
 
 
 def write_counting_video(path, frames: int) -> None:
@@ -80,7 +80,7 @@ def test_detected_face_is_framed_like_the_training_crop(face_crops):
 
 
 def test_missing_detector_package_names_the_install_command(monkeypatch):
-    from predict import video
+    from deepfake_zoo.predict import video
 
     video.face_detector.cache_clear()
     monkeypatch.setitem(sys.modules, "mtcnn", None)  # makes `from mtcnn import MTCNN` fail

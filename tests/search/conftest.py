@@ -7,11 +7,11 @@ from pathlib import Path
 import keras
 import pytest
 
-import zoo
-from datasets.demo import make_demo_dataset
-from datasets.manifest import build_manifest
-from search.config import make_config
-from zoo.search_space import Categorical, Float, Int
+from deepfake_zoo import zoo
+from deepfake_zoo.datasets.demo import make_demo_dataset
+from deepfake_zoo.datasets.manifest import build_manifest
+from deepfake_zoo.search.config import make_config
+from deepfake_zoo.zoo.search_space import Categorical, Float, Int
 
 # Registered from the test module itself: the search must run a model it has never heard of, with no other edit.
 TINY_SPACE = {"learning_rate": Float(1e-3, 3e-2, log=True), "head_units": Int(4, 16, step=4),

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from search.bench import in_fresh_process, peak_rss_mb, summary_table
+from deepfake_zoo.search.bench import in_fresh_process, peak_rss_mb, summary_table
 
 
 def test_studies_are_measured_in_a_process_of_their_own():
@@ -41,7 +41,7 @@ def test_summary_table_marks_each_target():
 
 CHILD_WRITES_PID = """
 import sys
-from search.bench import in_fresh_process
+from deepfake_zoo.search.bench import in_fresh_process
 from tests_bench_helper import record_pid_and_wait
 in_fresh_process(record_pid_and_wait, sys.argv[1])
 """

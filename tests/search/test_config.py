@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.config import ConfigError, make_config
+from deepfake_zoo.search.config import ConfigError, make_config
 
 
 def test_yaml_then_cli_precedence(tmp_path):

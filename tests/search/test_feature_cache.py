@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import zoo
-from datasets.manifest import load_manifest
-from search import features as features_module
-from search.features import FeatureCache
-from search.study import run_model_search
+from deepfake_zoo import zoo
+from deepfake_zoo.datasets.manifest import load_manifest
+from deepfake_zoo.search import features as features_module
+from deepfake_zoo.search.features import FeatureCache
+from deepfake_zoo.search.study import run_model_search
 
 pytestmark = pytest.mark.slow
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import zoo
-from datasets.manifest import load_manifest
-from search.study import prepare, select_rows
-from search.training import FrozenTask, head_epoch_function
-from tests.graphs import live_graphs
+from deepfake_zoo import zoo
+from deepfake_zoo.datasets.manifest import load_manifest
+from deepfake_zoo.search.study import prepare, select_rows
+from deepfake_zoo.search.training import FrozenTask, head_epoch_function
+from graphs import live_graphs
 
 HP = {"learning_rate": 1e-2, "head_units": 8, "dropout": 0.0}
 
@@ -94,7 +94,7 @@ def test_augmented_epochs_train_on_their_view(config_for, monkeypatch):
             return run(x, *args)
         return wrapped
 
-    monkeypatch.setattr("search.training.head_epoch_function", recording)
+    monkeypatch.setattr("deepfake_zoo.search.training.head_epoch_function", recording)
     task.fit({**HP, "augment": "flip"}, epochs=4, patience=4)
     assert seen == [("train", "none", 0), ("train", "flip", 1)] * 2
 

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from search.kerastuner_engine import run_model_search
+from deepfake_zoo.search.kerastuner_engine import run_model_search
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from search.metrics import binary_metrics, choose_threshold, equal_error_rate, evaluate_predictions
+from deepfake_zoo.search.metrics import binary_metrics, choose_threshold, equal_error_rate, evaluate_predictions
 
 
 def brute_force_eer(labels, scores):

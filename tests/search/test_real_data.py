@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from search.config import make_config
-from search.study import run_model_search
+from deepfake_zoo.search.config import make_config
+from deepfake_zoo.search.study import run_model_search
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

@@ -17,8 +17,8 @@ import optuna
 import pytest
 import sqlalchemy
 
-from search import storage as storage_module
-from search.storage import StorageLockTimeout, open_storage
+from deepfake_zoo.search import storage as storage_module
+from deepfake_zoo.search.storage import StorageLockTimeout, open_storage
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ ROUNDS = 3
 CHILD = """
 import sys, time
 from pathlib import Path
-from search.storage import open_storage
+from deepfake_zoo.search.storage import open_storage
 url, ready, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 ready.touch()
 while not go.exists():

@@ -9,10 +9,10 @@ import optuna
 import pandas as pd
 import pytest
 
-from datasets.images import load_for_model
-from search import study as study_module
-from search.metrics import binary_metrics
-from search.study import run_model_search
+from deepfake_zoo.datasets.images import load_for_model
+from deepfake_zoo.search import study as study_module
+from deepfake_zoo.search.metrics import binary_metrics
+from deepfake_zoo.search.study import run_model_search
 
 pytestmark = pytest.mark.slow
 

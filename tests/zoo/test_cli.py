@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-import zoo
+from deepfake_zoo import zoo
 from deepfake_zoo.cli import main
 
 

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-import zoo
-from zoo.preprocessing import BackbonePreprocess
-from zoo.registry import backbone_blocks
+from deepfake_zoo import zoo
+from deepfake_zoo.zoo.preprocessing import BackbonePreprocess
+from deepfake_zoo.zoo.registry import backbone_blocks
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-import zoo
-from zoo.preprocessing import MODES, BackbonePreprocess
+from deepfake_zoo import zoo
+from deepfake_zoo.zoo.preprocessing import MODES, BackbonePreprocess
 
 # One pixel per row: black, white, pure red, pure blue.
 PIXELS = np.array([[[[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 0, 255]]]], "float32")

@@ -5,9 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-import zoo
-from zoo.registry import backbone_blocks
-from zoo.search_space import AUGMENTATIONS, FROZEN_AUGMENTATIONS, Categorical, Float, Int
+from deepfake_zoo import zoo
+from deepfake_zoo.zoo.registry import backbone_blocks
+from deepfake_zoo.zoo.search_space import AUGMENTATIONS, FROZEN_AUGMENTATIONS, Categorical, Float, Int
 
 BACKBONES = {"inception", "resnet", "efficientnet", "mobilenet", "xception"}
 
@@ -129,7 +129,7 @@ def test_entry_declares_sizes_weights_and_search_space(name):
 
 
 def test_augment_choices_are_pipeline_policies():
-    from datasets.pipeline import AUGMENTATIONS as PIPELINE
+    from deepfake_zoo.datasets.pipeline import AUGMENTATIONS as PIPELINE
 
     for name in zoo.list_models():
         assert set(zoo.get_model(name).search_space["augment"].choices) <= set(PIPELINE), name

@@ -6,9 +6,9 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import ops
 
-import zoo
-from tests.graphs import live_graphs
-from zoo import session
+from deepfake_zoo import zoo
+from graphs import live_graphs
+from deepfake_zoo.zoo import session
 
 HP = {"learning_rate": 1e-2, "head_units": 8, "dropout": 0.1}
 

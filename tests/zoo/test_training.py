@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-import zoo
+from deepfake_zoo import zoo
 
 
 def small_backbone(image_size, weights_path):

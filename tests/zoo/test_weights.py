@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-import zoo
-from datasets.images import load_for_model
-from zoo.weights import ensure_weights_file, keras_cache_dirs
+from deepfake_zoo import zoo
+from deepfake_zoo.datasets.images import load_for_model
+from deepfake_zoo.zoo.weights import ensure_weights_file, keras_cache_dirs
 
 MOBILENET_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
 

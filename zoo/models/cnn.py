@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import keras
 
-from zoo.registry import register_model
+from deepfake_zoo.zoo.registry import register_model
 
 # The notebook's convolution widths and kernel sizes, two stages each closed by 2x2 max pooling.
 STAGES = (((32, 5), (32, 5)), ((64, 3), (64, 3)))

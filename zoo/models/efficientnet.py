@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import keras
 
-from zoo.registry import register_model
+from deepfake_zoo.zoo.registry import register_model
 
 WEIGHTS_FILE = "efficientnetb0_notop.h5"
 EFFICIENTNET_B0 = dict(

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import keras
 
-from zoo.applications import KERAS_APPLICATIONS_URL, application_backbone
-from zoo.registry import register_model
+from deepfake_zoo.zoo.applications import KERAS_APPLICATIONS_URL, application_backbone
+from deepfake_zoo.zoo.registry import register_model
 
 WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 INCEPTION_V3 = dict(

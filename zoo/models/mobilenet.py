@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import keras
 
-from zoo.applications import KERAS_APPLICATIONS_URL, application_backbone
-from zoo.registry import register_model
+from deepfake_zoo.zoo.applications import KERAS_APPLICATIONS_URL, application_backbone
+from deepfake_zoo.zoo.registry import register_model
 
 WEIGHTS_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
 MOBILENET_V2 = dict(

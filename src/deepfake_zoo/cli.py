@@ -6,15 +6,17 @@ import importlib
 import os
 import sys
 
+from deepfake_zoo.quiet import debug_enabled, import_tensorflow_quietly
+
 # Each subcommand lives in its own package as `<package>.cli` with `add_arguments(parser)` and `run(args) -> int`,
-# so a package owns its flags and this file only wires them; imports are lazy so `--help` never loads TensorFlow.
+# so a package owns its flags and this file only wires them; imports are lazy so a subcommand loads only its own package.
 SUBCOMMANDS = {
-    "data": ("datasets.cli", "build the shared leakage-free split manifest (build/splits.csv) from a data folder"),
-    "list": ("zoo.cli", "list every registered model: family, input size, parameters, frozen, weights"),
-    "search": ("search.cli", "run an Optuna (or Keras Tuner) hyperparameter search per model; results in runs/<model>/"),
-    "leaderboard": ("leaderboard.cli", "render leaderboard/index.html from the results under runs/"),
-    "predict": ("predict.cli", "say whether images, folders or videos are deepfaked, with the best (or a named) model"),
-    "bench": ("search.bench_cli", "measure the feature cache, input pipeline and memory; writes bench/results.json"),
+    "data": ("deepfake_zoo.datasets.cli", "build the shared leakage-free split manifest (build/splits.csv) from a data folder"),
+    "list": ("deepfake_zoo.zoo.cli", "list every registered model: family, input size, parameters, frozen, weights"),
+    "search": ("deepfake_zoo.search.cli", "run an Optuna (or Keras Tuner) hyperparameter search per model; results in runs/<model>/"),
+    "leaderboard": ("deepfake_zoo.leaderboard.cli", "render leaderboard/index.html from the results under runs/"),
+    "predict": ("deepfake_zoo.predict.cli", "say whether images, folders or videos are deepfaked, with the best (or a named) model"),
+    "bench": ("deepfake_zoo.search.bench_cli", "measure the feature cache, input pipeline and memory; writes bench/results.json"),
 }
 
 
@@ -23,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="deepfake-zoo",
         description="Model zoo and hyperparameter-search benchmark for deepfake face detection.",
     )
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own start-up and log lines (as DEEPFAKE_ZOO_DEBUG=1 also does)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         module = importlib.import_module(module_name)
@@ -33,13 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    verbose = "--verbose" in argv or debug_enabled()
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Several subcommands' modules import Keras; loading TensorFlow first, quietly, keeps its C++ banner out.
+    import_tensorflow_quietly(verbose)
     args = build_parser().parse_args(argv)
     try:
         code = int(args._module.run(args) or 0)
         if args.command == "search" and code == 0 and not getattr(args, "dry_run", False):
             # The leaderboard reads only runs/, so refreshing it here keeps the arrows pointing one way.
-            from leaderboard.render import write_leaderboard
+            from deepfake_zoo.leaderboard.render import write_leaderboard
 
             page = write_leaderboard(args.runs or "runs")
             print(f"leaderboard: {page}")
@@ -47,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, LookupError, RuntimeError) as err:
         # Expected failures (missing data, unavailable weights, bad settings) are one sentence, not a traceback;
         # DEEPFAKE_ZOO_DEBUG=1 shows the traceback when the sentence is not enough.
-        if os.environ.get("DEEPFAKE_ZOO_DEBUG") == "1":
+        if debug_enabled():
             raise
         print(f"deepfake-zoo {args.command}: error: {err}", file=sys.stderr)
         return 2
