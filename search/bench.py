@@ -184,6 +184,12 @@ def in_fresh_process(fn, *args):
         return pool.submit(fn, *args).result()
 
 
+def _manifest_summary(manifest: str | Path) -> dict:
+    """What data the bench measured, by row counts per split (no absolute path of the machine it ran on)."""
+    frame = load_manifest(manifest)
+    return {"rows": int(len(frame)), **{split: int((frame["split"] == split).sum()) for split in ("train", "val", "test")}}
+
+
 def run_bench(config: SearchConfig, out: str | Path = "bench/results.json", quick: bool = False,
               only: list[str] | None = None) -> dict:
     """Run the benchmarks (all, or the `only` ones, merged into an existing results file) and write the results."""
@@ -192,7 +198,8 @@ def run_bench(config: SearchConfig, out: str | Path = "bench/results.json", quic
     results: dict = json.loads(out.read_text()) if only and out.is_file() else {}
     results.update({"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                 "platform": platform.platform()},
-                    "manifest": str(config.manifest), "image_size": config.image_size, "quick": quick})
+                    "manifest": _manifest_summary(config.manifest), "image_size": config.image_size,
+                    "quick": quick})
     if not isinstance(results.get("started"), dict):
         results["started"] = {}
     # The quick run checks the benchmark itself on a few hundred images; the real one uses all the data.

@@ -1,7 +1,9 @@
 """The benchmark's plumbing (the measurements themselves run in `make bench`, never in the suite)."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -82,3 +84,15 @@ def _alive(pid: int) -> bool:
     # A zombie is dead: it waits only for its (re)parent to reap it.
     status = Path(f"/proc/{pid}/stat")
     return status.is_file() and status.read_text().split()[2] != "Z"
+
+
+def test_results_name_no_path_of_the_machine(demo_manifest):
+    from deepfake_zoo.search.bench import _manifest_summary
+
+    summary = _manifest_summary(demo_manifest)
+    assert summary["rows"] == summary["train"] + summary["val"] + summary["test"] > 0
+    assert str(demo_manifest.parent) not in json.dumps(summary)
+    # The committed results too: every string in them is free of an absolute path.
+    committed = Path(__file__).resolve().parents[2] / "bench" / "results.json"
+    strings = re.findall(r'"((?:[^"\\]|\\.)*)"', committed.read_text())
+    assert [s for s in strings if s.startswith("/") or re.match(r"[A-Za-z]:\\", s)] == []
