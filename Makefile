@@ -28,7 +28,7 @@ SEARCH_OPTS = $(call opt,--data,$(DATA)) $(call opt,--trials,$(TRIALS)) $(call o
   $(call opt,--seed,$(SEED)) $(call opt,--engine,$(ENGINE)) $(call opt,--weights,$(WEIGHTS)) \
   $(call opt,--config,$(CONFIG)) --manifest $(MANIFEST)
 
-.PHONY: setup lock data list search leaderboard predict bench test clean
+.PHONY: setup lock smoke data list search leaderboard predict bench test clean
 
 setup: $(VENV)/.installed
 
@@ -66,6 +66,14 @@ bench: setup
 # Real-data tests run when DEEPFAKE_ZOO_DATA names a folder holding the Kaggle-layout datasets.
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# A fresh interpreter's smoke test (CI runs it for 3.12 and 3.13): install from its lock, then the CLI's help, the demo
+# search for 2 trials and predict on one image, in a scratch folder.
+smoke: setup
+	rm -rf build/smoke-$(PYVER) && mkdir -p build/smoke-$(PYVER)
+	cd build/smoke-$(PYVER) && $(abspath $(ZOO)) --help >/dev/null \
+	  && $(abspath $(ZOO)) search --model cnn --image-size 32 --trials 2 --epochs 1 \
+	  && $(abspath $(ZOO)) predict "$$(ls build/demo-data/demo/Fake/* | head -1)"
 
 clean:
 	rm -rf build runs leaderboard/index.html .pytest_cache
