@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     # Several subcommands' modules import Keras; loading TensorFlow first, quietly, keeps its C++ banner out.
     import_tensorflow_quietly(verbose)
     args = build_parser().parse_args(argv)
+    # Handled above; the subcommands' settings stay exactly their own flags.
+    del args.verbose
     try:
         code = int(args._module.run(args) or 0)
         if args.command == "search" and code == 0 and not getattr(args, "dry_run", False):

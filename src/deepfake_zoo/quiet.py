@@ -1,6 +1,6 @@
 """Import TensorFlow without its C++ start-up lines (oneDNN, CUDA stub, absl's pre-init warning) on stderr.
 
-TensorFlow 2.21 writes those lines from C++ before Python's logging or TF_CPP_MIN_LOG_LEVEL can act, so the only way
+TensorFlow 2.21 writes those lines (and, on first device use, the CUDA probe's) from C++ before Python's logging or TF_CPP_MIN_LOG_LEVEL can act, so the only way
 to keep them out of a command's output is to point file descriptor 2 elsewhere while the library loads. What was
 written is kept: if the import fails, it is replayed so no error is ever hidden.
 """
@@ -26,7 +26,10 @@ def import_tensorflow_quietly(verbose: bool = False) -> None:
     with tempfile.TemporaryFile(mode="w+b") as sink:
         os.dup2(sink.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            import tensorflow
+
+            # Device discovery logs too (a machine without a GPU gets "failed call to cuInit"), once, at first use.
+            tensorflow.config.list_physical_devices()
         except BaseException:
             os.dup2(saved, 2)
             sink.seek(0)
