@@ -137,17 +137,29 @@ def discover(data: str | Path) -> list[tuple[str, Path, str]]:
                               "or run `make data KAGGLE=1`")
     kind = detect_layout(root)
     if kind:
+        _check_utf8_name(root.resolve())
         return [(root.resolve().name, root, kind)]
     found = []
     for child in _children(root).values():
         kind = detect_layout(child)
         if kind:
+            _check_utf8_name(child)
             found.append((child.name, child, kind))
     if not found:
         state = "is empty" if not any(root.iterdir()) else "holds no dataset"
         raise DataLayoutError(f"data folder {root} {state}: expected {EXPECTED} (in it or in its sub-folders); "
                               "run `make data KAGGLE=1` or pass DATA=path")
     return sorted(found, key=lambda item: item[0])
+
+
+def _check_utf8_name(folder: Path) -> None:
+    # A bad file name is one skipped file; a bad folder name would make every file of a dataset unwritable in the
+    # UTF-8 manifest (its source name and all its paths), so it stops the build instead, naming the folder.
+    try:
+        str(folder.absolute()).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataLayoutError(f"dataset folder {_printable(folder.absolute())} has a name that is not valid UTF-8, "
+                              "which the manifest cannot hold: rename it") from None
 
 
 def read_folder_layout(source: str, folder: Path) -> Listing:

@@ -169,6 +169,18 @@ def test_file_names_that_are_not_utf8_are_skipped_and_named(tmp_path):
     assert len(load_manifest(tmp_path / "out" / "splits.csv")) == 8 + 6
 
 
+def test_a_dataset_folder_named_in_bad_bytes_is_named_readably(tmp_path):
+    data = tmp_path / "data"
+    make_folder_dataset(data / "good", {(None, "Real"): 2, (None, "Fake"): 2}, seed=7)
+    good = write_image(tmp_path / "z.jpg", seed=54).read_bytes()
+    for label in (b"Real", b"Fake"):
+        os.makedirs(os.fsencode(data) + b"/set\xff/" + label)
+        with open(os.fsencode(data) + b"/set\xff/" + label + b"/a.jpg", "wb") as handle:
+            handle.write(good)
+    with pytest.raises(DataLayoutError, match=r"set\\xff has a name that is not valid UTF-8.*rename it"):
+        build_manifest(data, tmp_path / "out" / "splits.csv", seed=0)
+
+
 def test_broken_links_fifos_and_hidden_files_are_counted(tmp_path):
     folder = make_folder_dataset(tmp_path / "data" / "odd", {(None, "Real"): 4, (None, "Fake"): 4}, seed=5)
     (folder / "Fake" / "dangling.jpg").symlink_to(tmp_path / "gone.jpg")
