@@ -159,6 +159,13 @@ def _assign_splits(df: pd.DataFrame, seed: int, val_fraction: float, test_fracti
     return df
 
 
+def _refuse_folders(targets: list[Path]) -> None:
+    for target in targets:
+        if target.is_dir():
+            raise IsADirectoryError(f"{target} is a folder, so the build cannot write its output there: move the "
+                                    "folder away or pass --manifest in another folder")
+
+
 @contextmanager
 def replace_together(targets: list[Path]) -> Iterator[list[Path]]:
     """Temporary paths beside `targets` to write; when the block ends, all replace their targets, or none does.
@@ -169,10 +176,8 @@ def replace_together(targets: list[Path]) -> Iterator[list[Path]]:
     Raises IsADirectoryError, before anything is written, when a target is a folder.
     """
     targets = [Path(t) for t in targets]
+    _refuse_folders(targets)
     for target in targets:
-        if target.is_dir():
-            raise IsADirectoryError(f"{target} is a folder, so the build cannot write its output there: move the "
-                                    "folder away or pass --manifest in another folder")
         target.parent.mkdir(parents=True, exist_ok=True)
     parts: list[Path] = []
     olds: list[Path] = []
@@ -241,6 +246,8 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
                          "--cap-per-class 16000 (0 = no cap)")
     manifest = Path(manifest).absolute()
     out_dir = manifest.parent
+    outputs = [manifest, out_dir / "report.json", out_dir / "report.txt"]
+    _refuse_folders(outputs)  # checked again when writing; here it saves screening every file first
     synthetic = data is None
     if synthetic:
         data = make_demo_dataset(out_dir / "demo-data" / "demo", seed=seed)
@@ -310,7 +317,7 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
 
     # The three outputs describe one build, so they are written beside and swapped in together: a build that fails
     # or is interrupted at any point leaves the previous manifest and reports exactly as they were.
-    with replace_together([manifest, out_dir / "report.json", out_dir / "report.txt"]) as (csv, json_, txt):
+    with replace_together(outputs) as (csv, json_, txt):
         out.to_csv(csv, index=False, lineterminator="\n")
         report.manifest_sha256 = manifest_sha256(csv)
         report.seconds = time.perf_counter() - started
