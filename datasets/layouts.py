@@ -185,7 +185,8 @@ def read_metadata_csv(csv: Path) -> pd.DataFrame:
     A bad metadata.csv stops the whole build rather than dropping its dataset: without labels none of its files can be
     counted, and a manifest that silently lost a source would change every model's training and test data.
     """
-    fix = f"fix or replace it (or move its dataset folder {csv.parent.name}/ out of the data folder to build without it)"
+    fix = (f"fix or replace it (or move its dataset folder {csv.parent.name}/ out of the data folder to build "
+           "without it)")
     try:
         table = pd.read_csv(csv, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
