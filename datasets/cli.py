@@ -50,5 +50,17 @@ def run(args: argparse.Namespace) -> int:
     except LeakageError as exc:
         print(f"deepfake-zoo data: {exc}", file=sys.stderr)
         return 2
-    print(report.to_text(), end="")
+    except KeyboardInterrupt:
+        # build_manifest swaps its outputs in only at the very end, all together, so an interrupt before that
+        # replaced nothing; images converted so far are content-addressed and reused by the next build.
+        print(f"deepfake-zoo data: interrupted; {args.manifest} and its reports were not replaced (any previous ones "
+              "are kept as they were, and images converted so far are reused); run the same command again to build",
+              file=sys.stderr)
+        return 130
+    try:
+        print(report.to_text(), end="")
+    except KeyboardInterrupt:
+        print(f"deepfake-zoo data: interrupted; {args.manifest} and its reports were already written in full",
+              file=sys.stderr)
+        return 130
     return 0

@@ -11,6 +11,7 @@ dataset folder's own name.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,8 +60,36 @@ def _children(folder: Path) -> dict[str, Path]:
     return out
 
 
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+def _printable(path: str | Path) -> str:
+    """`path` as text that can be written anywhere: bytes that are not UTF-8 are shown as \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _files(folder: Path, skipped: list[tuple[str, str]]) -> list[Path]:
+    """The files under `folder`, sorted; entries that cannot be images are added to `skipped` with their reason."""
+    files = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_dir():
+            continue
+        reason = None
+        if path.name.startswith("."):
+            reason = "hidden_file"
+        elif path.is_symlink() and not path.exists():
+            reason = "broken_link"
+        elif not path.is_file():
+            # A FIFO would block the reader forever; sockets and devices are no images either.
+            reason = "not_a_file"
+        else:
+            try:
+                str(path).encode("utf-8")
+            except UnicodeEncodeError:
+                # Python keeps undecodable bytes as lone surrogates, which no UTF-8 file (the manifest) can hold.
+                reason = "bad_file_name"
+        if reason:
+            skipped.append((reason, _printable(path)))
+        else:
+            files.append(path)
+    return files
 
 
 def _folder_root(folder: Path) -> tuple[Path, dict[str, Path]] | None:
@@ -108,17 +137,29 @@ def discover(data: str | Path) -> list[tuple[str, Path, str]]:
                               "or run `make data KAGGLE=1`")
     kind = detect_layout(root)
     if kind:
+        _check_utf8_name(root.resolve())
         return [(root.resolve().name, root, kind)]
     found = []
     for child in _children(root).values():
         kind = detect_layout(child)
         if kind:
+            _check_utf8_name(child)
             found.append((child.name, child, kind))
     if not found:
         state = "is empty" if not any(root.iterdir()) else "holds no dataset"
         raise DataLayoutError(f"data folder {root} {state}: expected {EXPECTED} (in it or in its sub-folders); "
                               "run `make data KAGGLE=1` or pass DATA=path")
     return sorted(found, key=lambda item: item[0])
+
+
+def _check_utf8_name(folder: Path) -> None:
+    # A bad file name is one skipped file; a bad folder name would make every file of a dataset unwritable in the
+    # UTF-8 manifest (its source name and all its paths), so it stops the build instead, naming the folder.
+    try:
+        str(folder.absolute()).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataLayoutError(f"dataset folder {_printable(folder.absolute())} has a name that is not valid UTF-8, "
+                              "which the manifest cannot hold: rename it") from None
 
 
 def read_folder_layout(source: str, folder: Path) -> Listing:
@@ -132,10 +173,32 @@ def read_folder_layout(source: str, folder: Path) -> Listing:
         for name, label_dir in _children(split_dir).items():
             if name not in LABEL_NAMES:
                 continue
-            for path in _files(label_dir):
+            for path in _files(label_dir, listing.skipped):
                 rel = path.relative_to(root).as_posix()
                 listing.candidates.append(Candidate(path, LABEL_NAMES[name], source, f"{source}/{rel}", split))
     return listing
+
+
+def read_metadata_csv(csv: Path) -> pd.DataFrame:
+    """Read a metadata.csv as text columns; raises DataLayoutError naming the file when it cannot be parsed.
+
+    A bad metadata.csv stops the whole build rather than dropping its dataset: without labels none of its files can be
+    counted, and a manifest that silently lost a source would change every model's training and test data.
+    """
+    fix = (f"fix or replace it (or move its dataset folder {csv.parent.name}/ out of the data folder to build "
+           "without it)")
+    try:
+        table = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise DataLayoutError(f"{csv} is empty: expected a header 'videoname,label,original' and one row per video; "
+                              f"{fix}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        # pandas' own words say where (line and field counts); the sentence around them names the file and the fix.
+        detail = " ".join(str(exc).split())
+        raise DataLayoutError(f"{csv} is not a readable CSV ({detail}); {fix}") from None
+    except OSError as exc:
+        raise DataLayoutError(f"{csv} could not be read ({exc.strerror or exc}); {fix}") from None
+    return table
 
 
 def read_metadata_layout(source: str, folder: Path) -> Listing:
@@ -147,7 +210,7 @@ def read_metadata_layout(source: str, folder: Path) -> Listing:
     if found is None:
         raise DataLayoutError(f"{folder} is not in the metadata layout: expected faces_224/ with metadata.csv")
     csv, faces = found
-    table = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    table = read_metadata_csv(csv)
     missing = {"videoname", "label"} - set(table.columns)
     if missing:
         raise DataLayoutError(f"{csv} lacks the column(s) {sorted(missing)}: expected videoname, label, original")
@@ -160,7 +223,7 @@ def read_metadata_layout(source: str, folder: Path) -> Listing:
     label_sets = table.groupby("stem")["label_id"].nunique(dropna=False)
     ambiguous = set(label_sets[label_sets > 1].index)
     images: dict[str, list[Path]] = {}
-    for path in _files(faces):
+    for path in _files(faces, listing.skipped):
         images.setdefault(path.stem, []).append(path)
     seen: set[str] = set()
     for row in table.itertuples(index=False):
@@ -169,7 +232,7 @@ def read_metadata_layout(source: str, folder: Path) -> Listing:
         seen.add(row.stem)
         paths = images.get(row.stem)
         if not paths:
-            listing.skipped.append(("missing_file", str(faces / f"{row.stem}.jpg")))
+            listing.skipped.append(("missing_file", _printable(faces / f"{row.stem}.jpg")))
             continue
         if row.stem in ambiguous or pd.isna(row.label_id):
             listing.skipped.extend(("bad_label", str(p)) for p in paths)

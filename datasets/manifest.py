@@ -14,15 +14,20 @@ How a build decides (in this order, all seeded and independent of file-system li
    `group` column. A component touching a pre-split row takes that split (on a conflict, the majority split wins
    and rows fixed elsewhere are dropped as `linked_across_splits`); the others are split by component, per source
    and label mix, 70/15/15 by default.
-6. The leakage audit (`datasets.audit.audit_leakage`) runs on the result; the csv and report are written atomically.
+6. The leakage audit (`datasets.audit.audit_leakage`) runs on the result; the csv and both reports are written beside
+   and swapped in together (`replace_together`), so a failed or interrupted build leaves the previous ones whole.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 import time
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +36,12 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from deepfake_zoo.datasets.audit import SPLITS, audit_leakage
+from deepfake_zoo.datasets.demo import SYNTHETIC_MARKER, make_demo_dataset
 from deepfake_zoo.datasets.layouts import discover, read_source
 from deepfake_zoo.datasets.report import BuildReport
 from deepfake_zoo.datasets.screening import screen_image
-from deepfake_zoo import atomic
 
 COLUMNS = ["path", "label", "source", "group", "split", "sha256", "width", "height"]
-SYNTHETIC_MARKER = "SYNTHETIC_DEMO.txt"
 # Identical files in two given splits keep the copy in the first split listed here.
 KEEP_PRIORITY = ("test", "val", "train")
 LABEL_WORDS = {0: "real", 1: "fake"}
@@ -52,8 +56,12 @@ def _key_seed(seed: int, *parts: object) -> list[int]:
 def _screen_all(paths: list[Path], converted_dir: Path) -> list:
     # Reading and decoding release the GIL, so threads overlap file I/O with decoding even on two cores.
     workers = min(16, 4 * (os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         return list(pool.map(lambda p: screen_image(p, converted_dir), paths))
+    finally:
+        # On Ctrl-C, drop the queued files instead of screening all of them before the interrupt can end the build.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _drop(df: pd.DataFrame, mask: pd.Series, reason: str, skips: list) -> pd.DataFrame:
@@ -151,6 +159,62 @@ def _assign_splits(df: pd.DataFrame, seed: int, val_fraction: float, test_fracti
     return df
 
 
+def _refuse_folders(targets: list[Path]) -> None:
+    for target in targets:
+        if target.is_dir():
+            raise IsADirectoryError(f"{target} is a folder, so the build cannot write its output there: move the "
+                                    "folder away or pass --manifest in another folder")
+
+
+@contextmanager
+def replace_together(targets: list[Path]) -> Iterator[list[Path]]:
+    """Temporary paths beside `targets` to write; when the block ends, all replace their targets, or none does.
+
+    If the block raises (or is interrupted), the targets are untouched. If replacing one target fails, those already
+    replaced get their old contents back, so readers see the old set or the new set. Only a kill between two renames
+    can leave a mix, a window of microseconds.
+    Raises IsADirectoryError, before anything is written, when a target is a folder.
+    """
+    targets = [Path(t) for t in targets]
+    _refuse_folders(targets)
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    parts: list[Path] = []
+    olds: list[Path] = []
+    try:
+        for target in targets:
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{target.suffix}", dir=target.parent)
+            os.close(fd)
+            parts.append(Path(name))
+        yield parts
+        done: list[tuple[Path, Path | None]] = []
+        try:
+            for target, part in zip(targets, parts):
+                old = None
+                if target.exists():
+                    old = target.with_name(f"{part.name}.old")
+                    olds.append(old)
+                    # A hard link keeps the old contents without a moment where the target is missing.
+                    try:
+                        os.link(target, old)
+                    except OSError:
+                        shutil.copy2(target, old)
+                os.chmod(part, 0o644)  # mkstemp creates 0600; outputs are meant to be read by others
+                # Listed before the rename, so an interrupt right after it still rolls this target back.
+                done.append((target, old))
+                os.replace(part, target)
+        except BaseException:
+            for target, old in reversed(done):
+                if old is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    os.replace(old, target)
+            raise
+    finally:
+        for leftover in parts + olds:
+            leftover.unlink(missing_ok=True)
+
+
 def _rel(path: str, root: Path) -> str:
     try:
         return str(Path(path).relative_to(root))
@@ -182,10 +246,10 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
                          "--cap-per-class 16000 (0 = no cap)")
     manifest = Path(manifest).absolute()
     out_dir = manifest.parent
+    outputs = [manifest, out_dir / "report.json", out_dir / "report.txt"]
+    _refuse_folders(outputs)  # checked again when writing; here it saves screening every file first
     synthetic = data is None
     if synthetic:
-        from deepfake_zoo.datasets.demo import make_demo_dataset
-
         data = make_demo_dataset(out_dir / "demo-data" / "demo", seed=seed)
     data = Path(data).absolute()
     sources = discover(data)
@@ -251,11 +315,14 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
     report.duplicate_sets = len(duplicates)
     report.duplicate_files = int(out["sha256"].duplicated(keep=False).sum())
 
-    with atomic.atomic_path(manifest) as partial:
-        out.to_csv(partial, index=False, lineterminator="\n")
-    report.manifest_sha256 = manifest_sha256(manifest)
-    report.seconds = time.perf_counter() - started
-    report.write(out_dir)
+    # The three outputs describe one build, so they are written beside and swapped in together: a build that fails
+    # or is interrupted at any point leaves the previous manifest and reports exactly as they were.
+    with replace_together(outputs) as (csv, json_, txt):
+        out.to_csv(csv, index=False, lineterminator="\n")
+        report.manifest_sha256 = manifest_sha256(csv)
+        report.seconds = time.perf_counter() - started
+        json_.write_text(report.to_json(), encoding="utf-8")
+        txt.write_text(report.to_text(), encoding="utf-8")
     return report
 
 

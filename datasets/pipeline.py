@@ -135,6 +135,13 @@ AUGMENTATIONS: dict[str, Callable[[tf.Tensor, tf.Tensor], tf.Tensor]] = {
 }
 
 
+# The policies a hyperparameter search chooses from (zoo entries declare these in their search spaces). A frozen
+# backbone's feature cache holds one backbone pass over the training set per policy, so it gets only the cheap few;
+# "flip_rotation" and "mixed" are for training by hand.
+SEARCHED_AUGMENTATIONS = ("none", "flip", "rotation", "color", "jpeg", "blur")
+FROZEN_AUGMENTATIONS = ("none", "flip", "rotation")
+
+
 def augment_names() -> list[str]:
     """The augmentation policy names `make_dataset(augment=...)` accepts, "none" first."""
     return list(AUGMENTATIONS)

@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from deepfake_zoo.datasets.screening import CONVERSIONS, SKIP_REASONS
-from deepfake_zoo import atomic
 
 SYNTHETIC_NOTE = ("THE DATA IS THE SYNTHETIC DEMO: generated face-like images that only show the pipeline working; "
                   "scores on it say nothing about deepfake detection. Pass DATA=<folder> for real data.")
@@ -106,8 +105,6 @@ class BuildReport:
             lines += ["", SYNTHETIC_NOTE]
         return "\n".join(lines) + "\n"
 
-    def write(self, folder: Path) -> None:
-        """Write report.json and report.txt into `folder` (the manifest's folder)."""
-        for name, text in (("report.json", json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"),
-                           ("report.txt", self.to_text())):
-            atomic.write_text(folder / name, text)
+    def to_json(self) -> str:
+        """What report.json holds: every field, keys sorted, so equal builds give equal files."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"

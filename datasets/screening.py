@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import stat
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,11 @@ SKIP_REASONS = {
     "transparent": "has transparent pixels: no lossless RGB version",
     "unsupported_mode": "pixel format with no faithful 8-bit RGB version (e.g. float)",
     "missing_file": "listed in metadata.csv but the image file is missing",
+    "broken_link": "symbolic link whose target does not exist",
+    "not_a_file": "not a regular file (a FIFO, socket or device): never read, so it cannot hang the build",
+    "unreadable": "the file could not be read (permission denied or an I/O error)",
+    "bad_file_name": "file name is not valid UTF-8, so the UTF-8 manifest cannot hold it: rename the file",
+    "hidden_file": "hidden file (name starts with '.', e.g. .DS_Store or macOS ._ copies)",
     "no_metadata_row": "image file with no row in metadata.csv",
     "bad_label": "metadata.csv label is neither REAL nor FAKE (or the video is listed twice with different labels)",
     "conflicting_labels": "byte-identical files carry different labels: all copies dropped",
@@ -51,9 +57,13 @@ CONVERSIONS = {
 
 @dataclass(frozen=True)
 class Screened:
-    """What screening found for one file: `skip` is a SKIP_REASONS key or None; `path` is the file to train on."""
+    """What screening found for one file: `skip` is a SKIP_REASONS key or None; `path` is the file to train on.
 
-    source_path: Path
+    `rgb` is the decoded uint8 (height, width, 3) image, filled only when `screen_image` was called without a
+    `converted_dir` (the `predict` way); `source_path` is None when bytes were screened.
+    """
+
+    source_path: Path | None
     path: Path | None = None
     sha256: str = ""
     width: int = 0
@@ -61,6 +71,22 @@ class Screened:
     skip: str | None = None
     conversion: str | None = None
     detail: str = ""
+    rgb: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+def _read(source: str | Path | bytes) -> tuple[bytes | None, str | None, str]:
+    """Return (bytes, None, "") or (None, skip reason, detail); only regular files are opened, so a FIFO never hangs."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), None, ""
+    path = Path(source)
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None, "not_a_file", ""
+        return path.read_bytes(), None, ""
+    except FileNotFoundError:
+        return None, ("broken_link" if path.is_symlink() else "missing_file"), ""
+    except OSError as exc:
+        return None, "unreadable", exc.strerror or type(exc).__name__
 
 
 def _png_bit_depth(data: bytes) -> int:
@@ -104,17 +130,25 @@ def _to_rgb(image: Image.Image, sixteen_bit: bool) -> tuple[Image.Image | None, 
         return None, None, "unsupported_mode"
 
 
-def screen_image(path: str | Path, converted_dir: str | Path, max_pixels: int = MAX_PIXELS) -> Screened:
-    """Hash, size and fully decode one file; convert it to RGB PNG under `converted_dir` when needed.
+def screen_image(path: str | Path | bytes, converted_dir: str | Path | None = None,
+                 max_pixels: int = MAX_PIXELS) -> Screened:
+    """Hash, size and fully decode one file; the one screening rule `data` and `predict` share.
 
-    Never raises for bad image content: the problem comes back as `Screened.skip`. The conversion is written as
-    `<converted_dir>/<sha256[:24]>.png`, so identical inputs map to one converted file and rebuilds are byte-stable.
+    Never raises for a bad file: the problem comes back as `Screened.skip` (a `SKIP_REASONS` key: `too_large` above
+    `max_pixels`, `transparent` for any alpha below 255, `empty`, `corrupt`, `not_a_file` for a FIFO, ...).
+    With `converted_dir` (the `data` build): a file that needs converting is written as
+    `<converted_dir>/<sha256[:24]>.png`, so identical inputs map to one converted file and rebuilds are byte-stable;
+    `Screened.path` is the file to train on. Without it (`predict`): nothing is written, and `Screened.rgb` holds the
+    uint8 RGB pixels the training pipeline would decode from that file. `path` may also be the file's bytes.
+
+    >>> result = screen_image("photo.png")  # doctest: +SKIP
+    >>> result.skip or result.rgb.shape  # doctest: +SKIP
+    'transparent'
     """
-    source = Path(path)
-    try:
-        data = source.read_bytes()
-    except FileNotFoundError:
-        return Screened(source, skip="missing_file")
+    source = None if isinstance(path, (bytes, bytearray, memoryview)) else Path(path)
+    data, skip, detail = _read(path)
+    if skip:
+        return Screened(source, skip=skip, detail=detail)
     if not data:
         return Screened(source, skip="empty")
     sha = hashlib.sha256(data).hexdigest()
@@ -135,7 +169,7 @@ def screen_image(path: str | Path, converted_dir: str | Path, max_pixels: int = 
         with warnings.catch_warnings():
             # PIL warns (not raises) on some damaged files; a warning during decode means TF may reject the file.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            if clean and image.format == "JPEG":
+            if clean and image.format == "JPEG" and converted_dir is not None:
                 # Draft mode still entropy-decodes the whole stream (so truncation is caught) but skips most of the
                 # inverse DCT: about twice as fast, which matters for 30k files.
                 image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
@@ -145,12 +179,32 @@ def screen_image(path: str | Path, converted_dir: str | Path, max_pixels: int = 
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         return Screened(source, sha256=sha, width=width, height=height, skip=_failure_kind(exc), detail=str(exc))
     if clean:
-        return Screened(source, path=source, sha256=sha, width=width, height=height)
-    rgb, conversion, skip = _to_rgb(image, sixteen_bit)
+        rgb = None if converted_dir is not None else _decode_like_training(data)
+        if converted_dir is None and rgb is None:
+            return Screened(source, sha256=sha, width=width, height=height, skip="corrupt", detail="TensorFlow")
+        return Screened(source, path=source, sha256=sha, width=width, height=height, rgb=rgb)
+    rgb_image, conversion, skip = _to_rgb(image, sixteen_bit)
     if skip:
         return Screened(source, sha256=sha, width=width, height=height, skip=skip, detail=image.mode)
+    if converted_dir is None:
+        # The converted PNG is lossless, so these are exactly the pixels training reads back from it.
+        return Screened(source, sha256=sha, width=width, height=height, conversion=conversion,
+                        rgb=np.asarray(rgb_image, dtype=np.uint8))
     target = Path(converted_dir) / f"{sha[:24]}.png"
     if not target.exists():
         with atomic.atomic_path(target) as partial:
-            rgb.save(partial, format="PNG")
+            rgb_image.save(partial, format="PNG")
     return Screened(source, path=target, sha256=sha, width=width, height=height, conversion=conversion)
+
+
+def _decode_like_training(data: bytes) -> np.ndarray | None:
+    """Decode a clean JPEG/PNG with the pipeline's own decoder (TensorFlow's JPEG pixels differ slightly from PIL's)."""
+    # Imported here, not at the top: the `data` build's screening never needs TensorFlow.
+    import tensorflow as tf
+
+    from deepfake_zoo.datasets.images import decode_rgb
+
+    try:
+        return decode_rgb(tf.constant(data)).numpy()
+    except tf.errors.OpError:
+        return None

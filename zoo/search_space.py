@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Union
 
+# The augmentation policies are defined once, by the pipeline that applies them; re-exported for zoo entries.
+from deepfake_zoo.datasets.pipeline import AUGMENTATIONS, FROZEN_AUGMENTATIONS, SEARCHED_AUGMENTATIONS
+
 
 @dataclass(frozen=True)
 class Float:
@@ -72,11 +75,6 @@ class Categorical:
 
 Param = Union[Float, Int, Categorical]
 
-# Augmentation policy names; datasets.pipeline.AUGMENTATIONS implements them.
-AUGMENTATIONS = ("none", "flip", "rotation", "color", "jpeg", "blur")
-# A frozen entry caches one backbone pass over the training set per policy, so it gets only the cheap few.
-FROZEN_AUGMENTATIONS = ("none", "flip", "rotation")
-
 
 def standard_space(frozen: bool, unfreeze_max: int | None = None) -> dict[str, Param]:
     """The project's usual search space: learning rate, head, dropout, augmentation, and fine-tuning knobs.
@@ -93,7 +91,7 @@ def standard_space(frozen: bool, unfreeze_max: int | None = None) -> dict[str, P
         "head_units": Int(32, 512, step=32, default=128),
         "dropout": Float(0.0, 0.5, default=0.2),
         "augment": (Categorical(FROZEN_AUGMENTATIONS, default="none") if frozen
-                    else Categorical(AUGMENTATIONS, default="flip")),
+                    else Categorical(SEARCHED_AUGMENTATIONS, default="flip")),
     }
     if unfreeze_max is not None:
         space["unfreeze_blocks"] = Int(1, unfreeze_max, default=min(2, unfreeze_max))

@@ -66,6 +66,18 @@ def test_policy_names_and_unknown_policy(manifest):
         make_dataset(manifest[manifest.split != "test"], "test", SIZE)
 
 
+def test_the_policies_have_one_definition_that_the_zoo_reuses():
+    from deepfake_zoo.datasets import pipeline
+    from deepfake_zoo.zoo import search_space
+
+    # One name, one meaning: the zoo's AUGMENTATIONS is the pipeline's, not a list of its own that can drift.
+    assert search_space.AUGMENTATIONS is pipeline.AUGMENTATIONS
+    assert search_space.FROZEN_AUGMENTATIONS is pipeline.FROZEN_AUGMENTATIONS
+    assert set(pipeline.FROZEN_AUGMENTATIONS) <= set(pipeline.SEARCHED_AUGMENTATIONS) <= set(pipeline.AUGMENTATIONS)
+    assert search_space.standard_space(frozen=False)["augment"].choices == pipeline.SEARCHED_AUGMENTATIONS
+    assert search_space.standard_space(frozen=True)["augment"].choices == pipeline.FROZEN_AUGMENTATIONS
+
+
 @pytest.mark.parametrize("policy", [name for name in AUGMENTATIONS if name != "none"])
 def test_augmentation_is_keyed_on_seed_and_row_not_on_batching_or_order(manifest, plain, policy):
     first, labels = _collect(make_dataset(manifest, "train", SIZE, batch_size=5, augment=policy, shuffle=False,
