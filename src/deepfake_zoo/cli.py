@@ -41,9 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     verbose = "--verbose" in argv or debug_enabled()
     if not verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # Several subcommands' modules import Keras; loading TensorFlow first, quietly, keeps its C++ banner out.
-    import_tensorflow_quietly(verbose)
-    args = build_parser().parse_args(argv)
+    try:
+        # Several subcommands' modules import Keras; loading TensorFlow first, quietly, keeps its C++ banner out.
+        import_tensorflow_quietly(verbose)
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        print("deepfake-zoo: interrupted while starting; nothing was read or written", file=sys.stderr)
+        return 130
     # Handled above; the subcommands' settings stay exactly their own flags.
     del args.verbose
     try:

@@ -30,7 +30,7 @@ def import_tensorflow_quietly(verbose: bool = False) -> None:
 
             # Device discovery logs too (a machine without a GPU gets "failed call to cuInit"), once, at first use.
             tensorflow.config.list_physical_devices()
-        except BaseException:
+        except Exception:
             os.dup2(saved, 2)
             sink.seek(0)
             sys.stderr.write(sink.read().decode(errors="replace"))
