@@ -28,7 +28,7 @@ from deepfake_zoo.progress import track
 SOURCE_SUFFIX = "+sbi"
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 MIN_FACE_CONFIDENCE = 0.9
-# How far the mask may reach beyond the landmarks, in eye-to-mouth distances, including the brow and chin extension,
+# How far the mask may reach beyond the nearest landmark, in face scales (`face_scale`), including the brow and chin extension,
 # the random enlargement, the elastic deformation and the blur: what "outside the face" means for callers and tests.
 MAX_MASK_REACH = 3.5
 # The DFDC crops are tight around the face; MTCNN misses many faces that touch the image border, so detection runs
@@ -56,9 +56,14 @@ def _check_landmarks(landmarks) -> np.ndarray:
 
 
 def face_scale(landmarks) -> float:
-    """The eye-to-mouth distance in pixels (at least 1): the unit every size in the blend is drawn in."""
+    """The larger of the eye-to-mouth distance and the eye separation, in pixels (at least 1).
+
+    Every size in the blend is drawn in this unit; taking the larger of the two keeps it a face's size for a face
+    seen from below or turned aside, where one of them shrinks.
+    """
     points = _check_landmarks(landmarks)
-    return float(max(np.linalg.norm(points[3:].mean(axis=0) - points[:2].mean(axis=0)), 1.0))
+    eye_to_mouth = np.linalg.norm(points[3:].mean(axis=0) - points[:2].mean(axis=0))
+    return float(max(eye_to_mouth, np.linalg.norm(points[1] - points[0]), 1.0))
 
 
 def face_mask(shape: tuple[int, int], landmarks, rng: np.random.Generator) -> np.ndarray:

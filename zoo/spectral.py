@@ -57,14 +57,16 @@ class SpectralProfile(keras.layers.Layer):
         if int(bins) < 2:
             raise ValueError(f"SpectralProfile needs at least 2 bins, got {bins}; pass bins=32 or so")
         self.bins = int(bins)
-        self._weights = None
+        self._rings = None
+        self._pixels = None
 
     def build(self, input_shape):
         height, width = input_shape[-3], input_shape[-2]
         if height is None or width is None or input_shape[-1] != 3:
             raise ValueError(f"SpectralProfile needs RGB images of a fixed size, got shape {tuple(input_shape)}; "
                              "resize the input to (size, size, 3) first")
-        self._weights = ops.convert_to_tensor(radial_bins(int(height), int(width), self.bins))
+        self._pixels = int(height) * int(width)
+        self._rings = ops.convert_to_tensor(radial_bins(int(height), int(width), self.bins))
         super().build(input_shape)
 
     def call(self, inputs):
@@ -72,9 +74,9 @@ class SpectralProfile(keras.layers.Layer):
         gray = ops.sum(x * ops.convert_to_tensor(np.array(LUMA, dtype=np.float32)), axis=-1)
         real, imag = ops.fft2((gray, ops.zeros_like(gray)))
         power = real * real + imag * imag
-        flat = ops.reshape(power, (ops.shape(power)[0], -1))
+        flat = ops.reshape(power, (-1, self._pixels))
         flat = flat / (ops.sum(flat, axis=-1, keepdims=True) + EPSILON)
-        profile = ops.log(ops.matmul(flat, self._weights) + EPSILON)
+        profile = ops.log(ops.matmul(flat, self._rings) + EPSILON)
         mean = ops.mean(profile, axis=-1, keepdims=True)
         spread = ops.std(profile, axis=-1, keepdims=True)
         return (profile - mean) / (spread + 1e-6)

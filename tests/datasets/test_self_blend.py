@@ -44,6 +44,22 @@ def test_blend_changes_pixels_only_where_the_mask_is_nonzero(seed):
     assert 0.5 <= blend.ratio <= 1.0
 
 
+def _varied_face(seed: int) -> np.ndarray:
+    """Landmarks of a face turned, squashed or widened at random, in the middle of a 128px image."""
+    rng = np.random.default_rng(seed)
+    base = np.array([[-0.5, -0.45], [0.5, -0.45], [0.0, 0.0], [-0.4, 0.55], [0.4, 0.55]])
+    angle = rng.uniform(-1.0, 1.0)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return (base * rng.uniform(0.5, 1.6, size=2)) @ turn.T * 25 + 64
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_mask_stays_within_its_documented_reach_for_any_face_shape(seed):
+    landmarks = _varied_face(seed)
+    mask = face_mask((128, 128), landmarks, np.random.default_rng(seed))
+    assert mask.max() > 0 and not np.any((mask > 0) & ~_reach_mask(landmarks, (128, 128)))
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_mask_is_soft_on_its_boundary_and_full_at_the_face(seed):
     mask = face_mask((SIZE, SIZE), LANDMARKS, np.random.default_rng(seed))
@@ -148,3 +164,27 @@ def test_seeded_subset_and_blends_are_reproducible(tmp_path):
     shuffled = make_self_blended(frame.iloc[::-1], tmp_path / "c", ratio=1.0, seed=3,
                                  detect=lambda image: LANDMARKS, quiet=True)
     assert set(runs[0].rows["sha256"]) <= set(shuffled.rows["sha256"])
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_real_dfdc_crops_get_landmarks_and_blends_with_mtcnn(real_data_root, tmp_path):
+    faces = real_data_root / "deepfake-faces"
+    meta = pd.read_csv(faces / "metadata.csv")
+    picked = meta[meta["label"] == "REAL"].sample(10, random_state=0)
+    rows = []
+    for name in picked["videoname"]:
+        path = faces / "faces_224" / f"{Path(name).stem}.jpg"
+        rows.append({"path": str(path), "label": 0, "source": "deepfake-faces", "group": name, "split": "train",
+                     "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "width": 224, "height": 224})
+    frame = pd.DataFrame(rows)
+    made = make_self_blended(frame, tmp_path / "sbi", seed=0, quiet=True)  # the real MTCNN
+    assert len(made.rows) >= 8 and set(made.skips) <= {"no face found"}
+    assert len(made.rows) + sum(made.skips.values()) == 10
+    for _, row in made.rows.iterrows():
+        source = np.asarray(Image.open(frame.set_index("group").loc[row["group"], "path"]).convert("RGB"), np.int16)
+        blended = np.asarray(Image.open(row["path"]).convert("RGB"), np.int16)
+        assert blended.shape == source.shape == (224, 224, 3)
+        # The face changed visibly; the corners (outside any face mask) only by JPEG re-encoding.
+        assert np.abs(blended - source)[60:170, 60:170].mean() > 2
+        assert np.abs(blended - source)[:12, :12].mean() < 2
