@@ -99,6 +99,7 @@ class FeatureCache:
         with Progress(len(rows), f"{self.model_name} features: {split}, {augment}", quiet=self.quiet) as bar:
             # A callback, not a hand-written batch loop: the features stay exactly those of `predict`.
             outputs = self.extractor.predict(data, verbose=0, callbacks=[_BatchProgress(bar, self.batch_size)])
+            bar.update(len(rows))  # a model compiled with steps_per_execution > 1 reports only every few batches
         features = np.asarray(outputs, dtype=np.float32)
         if len(features) != len(rows):
             raise RuntimeError(f"feature extraction returned {len(features)} rows for {len(rows)} images")
