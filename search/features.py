@@ -9,10 +9,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 
 from deepfake_zoo.datasets.pipeline import make_dataset
+from deepfake_zoo.progress import Progress
 
 
 def weights_fingerprint(model) -> str:
@@ -51,7 +53,8 @@ class FeatureCache:
 
     A directory appears under its final name only once complete (written in a temporary sibling, then renamed), so a
     killed writer leaves at most a stray temporary folder that is never read. `hits` and `misses` count look-ups, so a
-    caller can prove a warm run made no backbone call.
+    caller can prove a warm run made no backbone call. A pass that computes features shows a progress bar on stderr
+    (images per second, time left) unless `quiet`.
     """
 
     root: Path
@@ -59,6 +62,7 @@ class FeatureCache:
     image_size: int
     extractor: object
     batch_size: int = 64
+    quiet: bool = False
     hits: int = 0
     misses: int = 0
     _fingerprint: str | None = field(default=None, repr=False)
@@ -92,7 +96,11 @@ class FeatureCache:
         self.misses += 1
         data = make_dataset(rows, split, self.image_size, batch_size=self.batch_size, augment=augment,
                             shuffle=False, seed=seed)
-        features = np.asarray(self.extractor.predict(data, verbose=0), dtype=np.float32)
+        with Progress(len(rows), f"{self.model_name} features: {split}, {augment}", quiet=self.quiet) as bar:
+            # A callback, not a hand-written batch loop: the features stay exactly those of `predict`.
+            outputs = self.extractor.predict(data, verbose=0, callbacks=[_BatchProgress(bar, self.batch_size)])
+            bar.update(len(rows))  # a model compiled with steps_per_execution > 1 reports only every few batches
+        features = np.asarray(outputs, dtype=np.float32)
         if len(features) != len(rows):
             raise RuntimeError(f"feature extraction returned {len(features)} rows for {len(rows)} images")
         self._store(folder, features, {"split": split, "augment": augment, "seed": seed, "n": len(rows),
@@ -113,3 +121,15 @@ class FeatureCache:
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _BatchProgress(keras.callbacks.Callback):
+    """Counts each predicted batch on a Progress bar."""
+
+    def __init__(self, bar: Progress, batch_size: int):
+        super().__init__()
+        self.bar = bar
+        self.batch_size = batch_size
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.bar.update(self.batch_size)  # the bar clips the last, shorter batch at its total
