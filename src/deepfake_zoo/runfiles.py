@@ -66,19 +66,17 @@ def lookup_number(metrics: dict[str, Any], key: str) -> float | None:
     dotted prefix that is a real key is taken.
     """
     node: Any = metrics
-    parts = key.split(".")
-    i = 0
-    while i < len(parts):
-        if not isinstance(node, dict):
+    rest = key
+    while isinstance(node, dict):
+        if rest in node:
+            node = node[rest]
+            return float(node) if is_number(node) else None
+        # Comparing the level's own keys with the rest of `key` stays linear however many dots `key` has.
+        head = max((k for k in node if isinstance(k, str) and rest.startswith(k + ".")), key=len, default=None)
+        if head is None:
             return None
-        for j in range(len(parts), i, -1):
-            candidate = ".".join(parts[i:j])
-            if candidate in node:
-                node, i = node[candidate], j
-                break
-        else:
-            return None
-    return float(node) if is_number(node) else None
+        node, rest = node[head], rest[len(head) + 1:]
+    return None
 
 
 def numeric_keys(metrics: Iterable[dict[str, Any]]) -> list[str]:

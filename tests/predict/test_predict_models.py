@@ -50,6 +50,34 @@ def test_rank_by_reaches_nested_metrics_and_ranks_times_smallest_first(tmp_path,
     assert choose_run(runs).name == "a"
 
 
+def test_rates_rank_highest_first_and_times_lowest_first(tmp_path, make_run):
+    runs = tmp_path / "runs"
+    make_run(runs, "fast", image_size=64, threshold=0.5, inference_images_per_s=120.0, wall_time_s=900.0)
+    make_run(runs, "slow", image_size=64, threshold=0.5, inference_images_per_s=15.0, wall_time_s=60.0)
+    assert choose_run(runs, rank_by="inference_images_per_s").name == "fast"
+    assert choose_run(runs, rank_by="wall_time_s").name == "slow"
+
+
+def test_hostile_metrics_are_skipped_and_named_runs_explain(tmp_path, make_run):
+    runs = tmp_path / "runs"
+    make_run(runs, "good", image_size=64, threshold=0.5, roc_auc=0.7)
+    deep = make_run(runs, "deep", image_size=64, threshold=0.5, roc_auc=0.9)
+    (deep / "metrics.json").write_text('{"roc_auc": 0.9, "x": ' + "[" * 1500 + "]" * 1500 + "}")
+    nan = make_run(runs, "nan_threshold", image_size=64, roc_auc=0.95)
+    (nan / "metrics.json").write_text('{"threshold": NaN, "image_size": 64, "roc_auc": 0.95}')
+    text = make_run(runs, "text_auc", image_size=64, threshold=0.5, roc_auc="0.99")
+    hidden = make_run(runs, ".staging", image_size=64, threshold=0.5, roc_auc=0.99)
+    assert hidden.is_dir() and text.is_dir()
+    assert [r.name for r in list_runs(runs)] == ["good"]
+    assert choose_run(runs).name == "good"
+    with pytest.raises(ModelChoiceError, match="metrics.json is not readable JSON .nested too deeply"):
+        choose_run(runs, model="deep")
+    with pytest.raises(ModelChoiceError, match="field threshold is nan, not a number"):
+        choose_run(runs, model="nan_threshold")
+    with pytest.raises(ModelChoiceError, match="field roc_auc is '0.99', not a number"):
+        choose_run(runs, model="text_auc")
+
+
 def test_model_flag_picks_the_other_run(two_runs):
     assert choose_run(two_runs, model="cnn").threshold == 0.41
 
