@@ -125,14 +125,14 @@ def choose_run(runs_dir: str | Path = "runs", model: str | None = None, rank_by:
 def load_model(run: Run):
     """Load the run's model.keras (raw RGB in, P(fake) out) without its training configuration.
 
-    `zoo` is imported first when it can be, so the custom layers it registers (its preprocessing) resolve.
+    The zoo is imported first when it can be, so the custom layers it registers (its preprocessing) resolve.
     Raises ModelChoiceError when the file cannot be loaded.
     """
     import keras
 
     zoo_error = None
     try:
-        import zoo  # noqa: F401  (registers the custom layers saved models refer to)
+        import deepfake_zoo.zoo  # noqa: F401  (registers the custom layers saved models refer to)
     except Exception as exc:  # the zoo package is optional for models made only of built-in layers
         zoo_error = exc
     try:

@@ -1,6 +1,9 @@
 """Choosing the run: best by a metric, by name, and the errors that say what to do (no TensorFlow needed)."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from deepfake_zoo.predict import cli
@@ -134,3 +137,25 @@ def test_cli_usage_errors_exit_2(capsys):
             cli.main(argv)
         assert info.value.code == 2
     capsys.readouterr()
+
+
+@pytest.mark.slow
+def test_a_saved_zoo_model_loads_in_a_fresh_process(tmp_path, make_run):
+    # In-process the zoo is usually imported already; only a fresh interpreter shows whether load_model
+    # registers the zoo's custom layers itself (it once imported a bare `zoo`, which no longer exists).
+    run_dir = make_run(tmp_path / "runs", "zoo_model", image_size=8, threshold=0.5, roc_auc=0.7)
+    save = (
+        "import keras, sys; from deepfake_zoo.zoo.preprocessing import BackbonePreprocess; "
+        "keras.utils.set_random_seed(0); "
+        "model = keras.Sequential([keras.Input((8, 8, 3)), BackbonePreprocess('unit'), keras.layers.Flatten(), "
+        "keras.layers.Dense(1, activation='sigmoid')]); model.save(sys.argv[1])"
+    )
+    load = (
+        "import sys; from deepfake_zoo.predict.models import choose_run, load_model; "
+        "model = load_model(choose_run(sys.argv[1])); print(type(model.layers[0]).__name__)"
+    )
+    for code, arg in ((save, str(run_dir / "model.keras")), (load, str(tmp_path / "runs"))):
+        result = subprocess.run([sys.executable, "-c", code, arg], cwd=tmp_path, capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "BackbonePreprocess"
