@@ -53,8 +53,8 @@ def _target_line(fig: go.Figure) -> None:
     # A legend entry rather than an annotation: an annotation collides with bar labels near the target.
     line = dict(color="#444", dash="dash", width=1.5)
     fig.add_hline(y=ACCURACY_TARGET, line=line)
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=f"{ACCURACY_TARGET_TEXT} accuracy target",
-                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line,
+                             name=f"{ACCURACY_TARGET_TEXT} accuracy target", hoverinfo="skip"))
 
 
 # ---------------------------------------------------------------- comparison of all models

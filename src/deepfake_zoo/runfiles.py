@@ -222,10 +222,10 @@ def read_metrics(folder: str | Path) -> dict[str, Any]:
     """
     path = Path(folder) / "metrics.json"
     try:
-        exists = path.is_file()
+        missing = not path.exists() and not path.is_symlink()
     except OSError as err:
         raise RunFileError(f"metrics.json cannot be read ({err.strerror or err}); {RERUN_FIX}") from err
-    if not exists:
+    if missing:
         raise RunFileError("no metrics.json (the search did not finish or failed); rerun `make search MODEL=...` "
                            "for it or delete the folder")
     try:

@@ -80,7 +80,12 @@ def test_a_fifo_named_metrics_json_is_skipped_without_hanging(tmp_path):
     os.mkfifo(runs_dir / "fifo" / "metrics.json")
     board = build_leaderboard(runs_dir)
     assert [r.name for r in board.runs] == ["good_model"]
-    assert [s.folder.name for s in board.skipped] == ["fifo"]
+    assert [(s.folder.name, s.reason.split(";")[0]) for s in board.skipped] == [
+        ("fifo", "metrics.json is not a regular file")]
+    (runs_dir / "dangling").mkdir()
+    (runs_dir / "dangling" / "metrics.json").symlink_to(tmp_path / "nowhere.json")
+    reasons = {s.folder.name: s.reason for s in build_leaderboard(runs_dir).skipped}
+    assert reasons["dangling"].startswith("metrics.json is not a regular file")
 
 
 def test_hostile_optional_files_cost_only_their_plots(tmp_path):
