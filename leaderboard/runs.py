@@ -1,8 +1,9 @@
 """Read the result folders under runs/ into plain Python objects, tolerating anything missing or broken.
 
 Only files are read (formats in docs/design.md), never the code that wrote them, so results produced on another
-machine render the same. A folder whose `metrics.json` is missing or unusable becomes a `SkippedRun` with a reason;
-a broken optional file (predictions, trials, importances, history) only adds a note to its run.
+machine render the same. metrics.json is read and checked by `deepfake_zoo.runfiles`, as `predict` reads it; a
+folder whose `metrics.json` is missing or unusable becomes a `SkippedRun` with a reason, and a broken optional file
+(predictions, trials, importances, history) only adds a note to its run, whatever the file holds.
 """
 from __future__ import annotations
 

@@ -1,3 +1,4 @@
+// The leaderboard page's only script (table sorting, drawing the figures); render.py inlines it into index.html.
 (function () {
   "use strict";
   // Sort the ranking table by the clicked column; empty cells always sink to the bottom.

@@ -52,10 +52,9 @@ def test_a_hostile_metrics_json_is_a_listed_skip_and_the_page_renders_the_others
     (runs_dir / "hostile").mkdir()
     (runs_dir / "hostile" / "metrics.json").write_bytes(content)
 
-    out = write_leaderboard(runs_dir, tmp_path / "index.html")
-    page = parse_page(out.read_text(encoding="utf-8"))
-    assert [row["__model__"] for row in page.rows] == ["good_model"]
     board = build_leaderboard(runs_dir)
+    page = parse_page(board.write(tmp_path / "index.html").read_text(encoding="utf-8"))
+    assert [row["__model__"] for row in page.rows] == ["good_model"]
     assert [(s.folder.name, reason in s.reason) for s in board.skipped] == [("hostile", True)], board.skipped
     assert "1 run folder skipped" in " ".join(page.text)
     assert board.skipped[0].reason.endswith("rerun the search for this model or delete the folder")
@@ -105,9 +104,9 @@ def test_hostile_optional_files_cost_only_their_plots(tmp_path):
     trials = runs_dir / "deep_cell" / "trials.csv"
     trials.write_text(f'number,state,value,intermediate\n0,COMPLETE,0.5,"[0.5, 0.6]"\n1,PRUNED,,"{NESTED}"\n')
 
-    out = write_leaderboard(runs_dir, tmp_path / "index.html")
-    assert [row["__model__"] for row in parse_page(out.read_text(encoding="utf-8")).rows] == ["odd", "deep_cell"]
     board = build_leaderboard(runs_dir)
+    out = board.write(tmp_path / "index.html")
+    assert [row["__model__"] for row in parse_page(out.read_text(encoding="utf-8")).rows] == ["odd", "deep_cell"]
     odd_run = next(r for r in board.runs if r.name == "odd")
     notes = " ".join(odd_run.notes)
     assert "predictions.csv was ignored: pred must be 0 (real) or 1 (fake)" in notes
