@@ -12,7 +12,7 @@ import pytest
 
 from deepfake_zoo import runfiles
 from deepfake_zoo.runfiles import (MAX_JSON_DEPTH, RunFileError, equal_error_point, is_number, lookup_number,
-                                   lower_is_better, rank_key, read_json, read_metrics)
+                                   lower_is_better, rank_key, read_json, read_metrics, readable_text)
 
 
 @pytest.mark.parametrize("key, lower", [
@@ -133,3 +133,10 @@ def test_the_ground_floor_imports_only_the_standard_library_and_numpy():
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported <= set(sys.stdlib_module_names) | {"numpy"}, imported
+
+
+def test_readable_text_can_always_be_written_as_utf8():
+    for text in ("plain", os.fsdecode(b"bad\xffname"), "lone \ud800 surrogate"):
+        shown = readable_text(text)
+        assert shown.encode("utf-8").decode("utf-8") == shown
+    assert readable_text(os.fsdecode(b"bad\xffname")) == "bad\ufffdname"

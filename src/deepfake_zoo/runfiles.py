@@ -130,7 +130,11 @@ def equal_error_point(fpr: Any, tpr: Any) -> EqualErrorPoint:
 def readable_text(text: str) -> str:
     """`text` with any bytes that were not UTF-8 (a file name read from disk) shown as U+FFFD, so it can be printed
     or written into a UTF-8 page."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that no undecodable byte maps to (typed, not read from disk)
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "replace")
 
 
 def run_folders(runs_dir: str | Path) -> list[Path]:
