@@ -21,13 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the page; returns 0, or 2 when --rank-by names a key no run has."""
+    """Write the page; returns 0, or 2 (one sentence on stderr, any existing page left as it was) when --runs is
+    not a folder, --rank-by names a key no run has, or the page cannot be written."""
     try:
         board = build_leaderboard(args.runs, args.rank_by)
-    except ValueError as err:
-        print(f"deepfake-zoo leaderboard: {err}", file=sys.stderr)
+        path = board.write(args.out)
+    except (OSError, ValueError) as err:
+        print(f"deepfake-zoo leaderboard: error: {err}", file=sys.stderr)
         return 2
-    path = board.write(args.out)
     print(f"wrote {path}: {len(board.runs)} model(s) ranked by {metric_label(args.rank_by)}"
           + (f", {len(board.skipped)} run folder(s) skipped (listed on the page)" if board.skipped else ""))
     if not board.runs:

@@ -15,9 +15,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from sklearn.metrics import auc, roc_curve
 
-from deepfake_zoo.leaderboard.runs import RunResult, lower_is_better
+from deepfake_zoo.leaderboard.runs import RunResult
+from deepfake_zoo.runfiles import ACCURACY_TARGET, ACCURACY_TARGET_TEXT, equal_error_point, lower_is_better, number_or
 
-ACCURACY_TARGET = 0.70  # the original notebook's goal for test accuracy
 REAL_COLOR, FAKE_COLOR = "#0072B2", "#D55E00"
 GOOD_COLOR, BAD_COLOR, MUTED_COLOR = "#009E73", "#D55E00", "#9aa0a6"
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
@@ -50,17 +50,17 @@ def _layout(fig: go.Figure, title: str, **kwargs) -> go.Figure:
 
 
 def _target_line(fig: go.Figure) -> None:
-    # A legend entry rather than an annotation: an annotation collides with bar labels near 0.70.
+    # A legend entry rather than an annotation: an annotation collides with bar labels near the target.
     line = dict(color="#444", dash="dash", width=1.5)
     fig.add_hline(y=ACCURACY_TARGET, line=line)
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name="70% accuracy target",
-                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line,
+                             name=f"{ACCURACY_TARGET_TEXT} accuracy target", hoverinfo="skip"))
 
 
 # ---------------------------------------------------------------- comparison of all models
 
 def accuracy_bars(runs: list[RunResult]) -> go.Figure | None:
-    """Test accuracy per model (in ranking order) against the notebook's 70% target."""
+    """Test accuracy per model (in ranking order) against the notebook's accuracy target."""
     shown = [r for r in runs if r.value("accuracy") is not None]
     if not shown:
         return None
@@ -126,13 +126,9 @@ def cross_dataset_rows(runs: list[RunResult]) -> tuple[list[str], list[str], dic
                 cols.append(source)
             best = cells.get((train, source))
             # Several models can share training sources: the cell shows the best of them and names it.
-            if best is None or _key(area) > _key(best["roc_auc"]):
+            if best is None or number_or(area, -math.inf) > number_or(best["roc_auc"], -math.inf):
                 cells[(train, source)] = {"roc_auc": area, "accuracy": acc, "model": run.name, "n": block.get("n")}
     return rows, sorted(cols), cells
-
-
-def _key(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else -math.inf
 
 
 def cross_dataset_matrix(runs: list[RunResult]) -> go.Figure | None:
@@ -144,7 +140,7 @@ def cross_dataset_matrix(runs: list[RunResult]) -> go.Figure | None:
     for col, metric in enumerate(("roc_auc", "accuracy"), start=1):
         z, label, hover = [], [], []
         for r in rows:
-            z.append([_num(cells.get((r, c), {}).get(metric)) for c in cols])
+            z.append([number_or(cells.get((r, c), {}).get(metric), math.nan) for c in cols])
             # A result whose metric is undefined (one class only in that source) says so instead of a blank.
             label.append([("n/a" if (r, c) in cells else "") if math.isnan(v) else f"{v:.3f}"
                           for c, v in zip(cols, z[-1])])
@@ -160,14 +156,10 @@ def cross_dataset_matrix(runs: list[RunResult]) -> go.Figure | None:
     return _layout(fig, "Cross-dataset results (best model per cell)", height=max(260, 120 + 60 * len(rows)))
 
 
-def _num(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
-
-
 def _cell_hover(cell: dict | None, metric: str) -> str:
     if not cell:
         return "no result"
-    value = _num(cell.get(metric))
+    value = number_or(cell.get(metric), math.nan)
     shown = "—" if math.isnan(value) else f"{value:.3f}"
     return f"{text(cell['model'])}<br>{metric} {shown}<br>n = {text(cell.get('n', '?'))}"
 
@@ -217,8 +209,9 @@ def roc(run: RunResult) -> go.Figure | None:
     fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"test (AUC {area:.3f})",
                              line=dict(color=PALETTE[0], width=2.5),
                              hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra>test</extra>"))
-    i = int(np.argmin(np.abs(fpr - (1 - tpr))))
-    fig.add_trace(go.Scatter(x=[fpr[i]], y=[tpr[i]], mode="markers", name=f"EER ≈ {(fpr[i] + 1 - tpr[i]) / 2:.3f}",
+    # The same rule as the EER in metrics.json (search scores it with this function), so the two always agree.
+    eer = equal_error_point(fpr, tpr)
+    fig.add_trace(go.Scatter(x=[eer.fpr], y=[eer.tpr], mode="markers", name=f"EER ≈ {eer.rate:.3f}",
                              marker=dict(size=10, color=PALETTE[1], symbol="diamond"),
                              hovertemplate="equal error rate<br>FPR %{x:.3f}, TPR %{y:.3f}<extra></extra>"))
     cm = run.metrics.get("confusion_matrix")
@@ -263,14 +256,14 @@ def score_histogram(run: RunResult, bins: int = 25) -> go.Figure | None:
 
 
 def per_source_accuracy(run: RunResult) -> go.Figure | None:
-    """Test accuracy and ROC AUC per source dataset, against the 70% accuracy target."""
+    """Test accuracy and ROC AUC per source dataset, against the accuracy target."""
     per_source = {k: v for k, v in (run.metrics.get("per_source") or {}).items() if isinstance(v, dict)}
     if not per_source:
         return None
     names = list(per_source)
     fig = go.Figure()
     for metric, color in (("accuracy", PALETTE[0]), ("roc_auc", PALETTE[5])):
-        values = [_num(per_source[s].get(metric)) for s in names]
+        values = [number_or(per_source[s].get(metric), math.nan) for s in names]
         fig.add_trace(go.Bar(
             x=[text(s) for s in names], y=values, name=metric.replace("roc_auc", "ROC AUC"), marker_color=color,
             text=["" if math.isnan(v) else f"{v:.3f}" for v in values], textposition="outside", cliponaxis=False,

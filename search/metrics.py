@@ -5,24 +5,20 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from deepfake_zoo.runfiles import equal_error_point
+
 
 def _has_both_classes(labels: np.ndarray) -> bool:
     return len(np.unique(labels)) == 2
 
 
 def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> float:
-    """The error rate where the false-positive and false-negative rates cross (interpolated on the ROC curve)."""
+    """The error rate where the false-positive and false-negative rates cross (interpolated on the ROC curve).
+
+    The rule is `deepfake_zoo.runfiles.equal_error_point`, which the leaderboard's ROC plot marks too.
+    """
     fpr, tpr, _ = skm.roc_curve(labels, scores)
-    fnr = 1.0 - tpr
-    i = int(np.nanargmin(np.abs(fnr - fpr)))
-    if i == 0:
-        return float((fpr[0] + fnr[0]) / 2)
-    # Linear interpolation between the two ROC points that bracket the crossing.
-    d0, d1 = fnr[i - 1] - fpr[i - 1], fnr[i] - fpr[i]
-    if np.sign(d0) != np.sign(d1) and d0 != d1:
-        t = d0 / (d0 - d1)
-        return float(fpr[i - 1] + t * (fpr[i] - fpr[i - 1]))
-    return float((fpr[i] + fnr[i]) / 2)
+    return equal_error_point(fpr, tpr).rate
 
 
 def choose_threshold(labels, scores) -> float:

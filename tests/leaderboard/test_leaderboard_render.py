@@ -12,9 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepfake_zoo.leaderboard import cli
-from deepfake_zoo.leaderboard.render import anchor, build_leaderboard, write_leaderboard
+from plotly.offline import get_plotlyjs
+
+from deepfake_zoo import runfiles
+from deepfake_zoo.leaderboard import cli, figures, render
+from deepfake_zoo.leaderboard.render import anchor, build_leaderboard, rank_runs, write_leaderboard
 from deepfake_zoo.leaderboard.runs import load_runs
+from deepfake_zoo.predict.models import choose_run, list_runs
+from deepfake_zoo.predict.models import rank_runs as predict_rank_runs
+from deepfake_zoo.search.metrics import binary_metrics
 from leaderboard_fixtures import EVIL_NAME, EVIL_SOURCE, make_run, parse_page
 
 REPO = Path(__file__).resolve().parents[2]
@@ -152,7 +158,8 @@ def test_broken_and_partial_runs_are_noted_not_fatal(fixture_runs):
 
 
 def test_empty_runs_folder_explains_how_to_get_results(tmp_path):
-    for runs_dir in (tmp_path / "missing", tmp_path):
+    # A runs folder that does not exist is an error, not an empty page (test_leaderboard_hostile.py).
+    for runs_dir in (tmp_path,):
         out = write_leaderboard(runs_dir, tmp_path / "index.html")
         html_text = out.read_text(encoding="utf-8")
         assert "make data" in html_text and "make search MODEL=cnn" in html_text
@@ -195,3 +202,71 @@ def test_leaderboard_never_imports_the_training_side(tmp_path):
     # Run outside the checkout, so the installed namespace is what gets imported.
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _numeric_keys(node: dict, prefix: str = "") -> list[str]:
+    """Every dotted key of a metrics dict that reaches a number (what --rank-by accepts)."""
+    keys = []
+    for key, value in node.items():
+        if isinstance(value, dict):
+            keys += _numeric_keys(value, f"{prefix}{key}.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def test_predict_and_the_page_rank_every_metric_the_same_way(fixture_runs):
+    runs_dir, metrics = fixture_runs
+    for folder in runs_dir.iterdir():  # predict only considers runs with a model
+        (folder / "model.keras").write_bytes(b"never loaded")
+    keys = sorted({key for m in metrics.values() for key in _numeric_keys(m)})
+    assert {"inference_images_per_s", "wall_time_s", "eer", "validation.eer", "trials.failed",
+            f"per_source.{EVIL_SOURCE}.accuracy"} <= set(keys)
+    page_runs, _ = load_runs(runs_dir)
+    predict_runs = list_runs(runs_dir)
+    for key in keys:
+        page_order = [run.folder.name for run in rank_runs(page_runs, key)]
+        assert [run.path.name for run in predict_rank_runs(predict_runs, key)] == page_order, key
+        assert choose_run(runs_dir, rank_by=key).path.name == page_order[0], key
+    # The fastest model is the best by images/s in both (predict once counted any key ending in _s as a time).
+    fastest = max(metrics, key=lambda m: metrics[m]["inference_images_per_s"])
+    board = build_leaderboard(runs_dir, "inference_images_per_s")
+    assert parse_page(board.html).rows[0]["__model__"] == board.runs[0].name == fastest
+    assert choose_run(runs_dir, rank_by="inference_images_per_s").metrics["model"] == fastest
+
+
+def test_the_roc_plot_marks_the_eer_that_metrics_json_reports(tmp_path):
+    # A curve where the nearest ROC vertex (0.243) and the interpolated crossing (0.286) disagree.
+    labels = np.array([0] * 7 + [1] * 5)
+    scores = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.35, 0.55, 0.65, 0.8, 0.9])
+    written = binary_metrics(labels, scores, threshold=0.5)  # what search writes into metrics.json
+    folder = tmp_path / "runs" / "eer_model"
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({"model": "eer_model", "threshold": 0.5, **written}))
+    pd.DataFrame({"label": labels, "prob_fake": scores}).to_csv(folder / "predictions.csv", index=False)
+    assert written["eer"] == pytest.approx(2 / 7)
+
+    board = build_leaderboard(tmp_path / "runs")
+    roc = figure_data(board.html)[f"fig-{anchor(0, 'eer_model')}-roc"]
+    marker = next(trace for trace in roc["data"] if trace["name"].startswith("EER"))
+    assert marker["name"] == f"EER ≈ {written['eer']:.3f}" == "EER ≈ 0.286"
+    assert marker["x"] == [pytest.approx(written["eer"])] and marker["y"] == [pytest.approx(1 - written["eer"])]
+
+
+def test_the_accuracy_target_is_one_number_never_written_literally(fixture_runs, monkeypatch):
+    runs_dir, metrics = fixture_runs
+    assert render.ACCURACY_TARGET is figures.ACCURACY_TARGET is runfiles.ACCURACY_TARGET == 0.70
+    assert render.ACCURACY_TARGET_TEXT is figures.ACCURACY_TARGET_TEXT is runfiles.ACCURACY_TARGET_TEXT == "70%"
+    # With another target every verdict, sentence and line follows it: no "70%" is left over in the page.
+    for module in (render, figures):
+        monkeypatch.setattr(module, "ACCURACY_TARGET", 0.9)
+        monkeypatch.setattr(module, "ACCURACY_TARGET_TEXT", "90%")
+    html_text = build_leaderboard(runs_dir).html
+    assert "70%" not in html_text.replace(get_plotlyjs(), "")
+    assert "Accuracy is green when it meets the notebook's 90% target" in html_text
+    assert "90% accuracy target" in json.dumps(figure_data(html_text))
+    shapes = figure_data(html_text)["fig-compare-accuracy"]["layout"]["shapes"]
+    assert any(s.get("y0") == pytest.approx(0.9) for s in shapes)
+    verdicts = re.findall(r'class="acc (meets|below)"', html_text)
+    assert verdicts == ["meets" if metrics[m]["accuracy"] >= 0.9 else "below"
+                        for m in ["mobilenet_v2_frozen", "cnn", EVIL_NAME]]

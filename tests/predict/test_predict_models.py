@@ -1,6 +1,9 @@
 """Choosing the run: best by a metric, by name, and the errors that say what to do (no TensorFlow needed)."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from deepfake_zoo.predict import cli
@@ -20,12 +23,17 @@ def test_best_run_is_the_highest_roc_auc(two_runs):
     assert (run.name, run.threshold, run.image_size) == ("mobilenet_v2_frozen", 0.55, 128)
 
 
-def test_rank_by_eer_prefers_the_lowest(tmp_path, make_run):
+def test_rank_by_eer_prefers_the_lowest_and_images_per_s_the_highest(tmp_path, make_run):
     runs = tmp_path / "runs"
-    make_run(runs, "a", image_size=64, threshold=0.5, roc_auc=0.9, eer=0.25)
-    make_run(runs, "b", image_size=64, threshold=0.5, roc_auc=0.8, eer=0.15)
+    make_run(runs, "a", image_size=64, threshold=0.5, roc_auc=0.9, eer=0.25, inference_images_per_s=120.0,
+             wall_time_s=900.0)
+    make_run(runs, "b", image_size=64, threshold=0.5, roc_auc=0.8, eer=0.15, inference_images_per_s=15.0,
+             wall_time_s=60.0)
     assert choose_run(runs, rank_by="eer").name == "b"
     assert choose_run(runs, rank_by="roc_auc").name == "a"
+    # A rate ends in _s too: only times (`_time_s`, `duration_s`) rank smallest first.
+    assert choose_run(runs, rank_by="inference_images_per_s").name == "a"
+    assert choose_run(runs, rank_by="wall_time_s").name == "b"
 
 
 def test_runs_without_the_metric_rank_last(tmp_path, make_run):
@@ -48,6 +56,26 @@ def test_rank_by_reaches_nested_metrics_and_ranks_times_smallest_first(tmp_path,
     assert choose_run(runs, rank_by="wall_time_s").name == "b"
     assert choose_run(runs, rank_by="per_source.faces.v2.accuracy").name == "b"
     assert choose_run(runs).name == "a"
+
+
+def test_hostile_metrics_are_skipped_and_named_runs_explain(tmp_path, make_run):
+    runs = tmp_path / "runs"
+    make_run(runs, "good", image_size=64, threshold=0.5, roc_auc=0.7)
+    deep = make_run(runs, "deep", image_size=64, threshold=0.5, roc_auc=0.9)
+    (deep / "metrics.json").write_text('{"roc_auc": 0.9, "x": ' + "[" * 1500 + "]" * 1500 + "}")
+    nan = make_run(runs, "nan_threshold", image_size=64, roc_auc=0.95)
+    (nan / "metrics.json").write_text('{"threshold": NaN, "image_size": 64, "roc_auc": 0.95}')
+    text = make_run(runs, "text_auc", image_size=64, threshold=0.5, roc_auc="0.99")
+    hidden = make_run(runs, ".staging", image_size=64, threshold=0.5, roc_auc=0.99)
+    assert hidden.is_dir() and text.is_dir()
+    assert [r.name for r in list_runs(runs)] == ["good"]
+    assert choose_run(runs).name == "good"
+    with pytest.raises(ModelChoiceError, match="metrics.json is not readable JSON .nested too deeply"):
+        choose_run(runs, model="deep")
+    with pytest.raises(ModelChoiceError, match="field threshold is nan, not a number"):
+        choose_run(runs, model="nan_threshold")
+    with pytest.raises(ModelChoiceError, match="field roc_auc is '0.99', not a number"):
+        choose_run(runs, model="text_auc")
 
 
 def test_model_flag_picks_the_other_run(two_runs):
@@ -106,3 +134,25 @@ def test_cli_usage_errors_exit_2(capsys):
             cli.main(argv)
         assert info.value.code == 2
     capsys.readouterr()
+
+
+@pytest.mark.slow
+def test_a_saved_zoo_model_loads_in_a_fresh_process(tmp_path, make_run):
+    # In-process the zoo is usually imported already; only a fresh interpreter shows whether load_model
+    # registers the zoo's custom layers itself (it once imported a bare `zoo`, which no longer exists).
+    run_dir = make_run(tmp_path / "runs", "zoo_model", image_size=8, threshold=0.5, roc_auc=0.7)
+    save = (
+        "import keras, sys; from deepfake_zoo.zoo.preprocessing import BackbonePreprocess; "
+        "keras.utils.set_random_seed(0); "
+        "model = keras.Sequential([keras.Input((8, 8, 3)), BackbonePreprocess('unit'), keras.layers.Flatten(), "
+        "keras.layers.Dense(1, activation='sigmoid')]); model.save(sys.argv[1])"
+    )
+    load = (
+        "import sys; from deepfake_zoo.predict.models import choose_run, load_model; "
+        "model = load_model(choose_run(sys.argv[1])); print(type(model.layers[0]).__name__)"
+    )
+    for code, arg in ((save, str(run_dir / "model.keras")), (load, str(tmp_path / "runs"))):
+        result = subprocess.run([sys.executable, "-c", code, arg], cwd=tmp_path, capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "BackbonePreprocess"
