@@ -1,6 +1,7 @@
 """The project installs as one namespace, beside a notebook's own `datasets` (Hugging Face's name), and leaves it be."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -40,7 +41,11 @@ def _stand_in_datasets(folder: Path) -> Path:
 @pytest.mark.slow
 def test_install_beside_another_datasets_and_uninstall_leaves_it(tmp_path):
     wheels = _stand_in_datasets(tmp_path)
-    _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(REPO))
+    # From a copy: setuptools builds in the source tree, and a stale build/lib there would end up in later wheels.
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".venv*", ".git", "build", "runs", "__pycache__",
+                                                                 "*.egg-info", ".pytest_cache", ".ci-keras"))
+    _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source))
     env_dir = tmp_path / "fresh"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, timeout=120)
     python = env_dir / "bin" / "python"
@@ -60,6 +65,8 @@ def test_install_beside_another_datasets_and_uninstall_leaves_it(tmp_path):
 
     installed = {p.name for p in site.iterdir() if not p.name.endswith((".dist-info", ".pth")) and p.name != "__pycache__"}
     assert "deepfake_zoo" in installed and not installed & {"zoo", "search", "leaderboard", "predict"}
+    # The page's templates and static files are package data: a page rendered from the wheel needs them.
+    assert (site / "deepfake_zoo" / "leaderboard" / "templates").is_dir()
     check = textwrap.dedent(f"""
         import datasets, datasets.arrow
         assert datasets.MARKER == "not deepfake-zoo" and datasets.arrow.load() == 42, datasets.__file__

@@ -6,7 +6,7 @@
 That closure holds the traced graph, so each trained model leaves its graph behind: measured here, 7-12 MB per
 search trial, for good (TensorFlow issues #27492 and #97697). `reset_session` drops those registrations too.
 
->>> from zoo.session import reset_session
+>>> from deepfake_zoo.zoo.session import reset_session
 >>> reset_session(seed=0)  # doctest: +SKIP
 """
 from __future__ import annotations
