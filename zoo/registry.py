@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from deepfake_zoo.zoo import assembly
-from deepfake_zoo.zoo.assembly import WEIGHT_CHOICES, backbone_blocks, set_trainable_blocks  # noqa: F401 (re-exported)
+# backbone_blocks and set_trainable_blocks stay importable from here, where they lived before the split.
+from deepfake_zoo.zoo.assembly import WEIGHT_CHOICES, backbone_blocks, set_trainable_blocks  # noqa: F401
 from deepfake_zoo.zoo.preprocessing import MODES
 from deepfake_zoo.zoo.search_space import Param, standard_space
 
