@@ -3,10 +3,12 @@
 Importing `zoo` registers every module in zoo/models/ and the custom Keras objects, so saved models reload with
 `keras.saving.load_model` and no custom_objects.
 
->>> import zoo
+>>> from deepfake_zoo import zoo
 >>> zoo.resolve_models("inception")
 ['inception_v3_finetune', 'inception_v3_frozen']
 >>> model = zoo.get_model("cnn").build(image_size=64)
+
+The catalogue (register, list, resolve) is zoo.registry; building a model from an entry is zoo.assembly.
 """
 from __future__ import annotations
 
@@ -15,14 +17,14 @@ import pkgutil
 
 from deepfake_zoo.zoo import search_space
 from deepfake_zoo.zoo.preprocessing import BackbonePreprocess
-from deepfake_zoo.zoo.registry import (ModelEntry, UnknownModelError, families, get_model, list_models, register_model,
-                          resolve_models, unregister_model)
+from deepfake_zoo.zoo.registry import (ModelEntry, Registry, UnknownModelError, families, get_model, list_models,
+                                       register_model, resolve_models, unregister_model)
 from deepfake_zoo.zoo.session import reset_session
 from deepfake_zoo.zoo.training import BackboneScaledAdam, compile_model
 from deepfake_zoo.zoo.weights import WeightsUnavailableError
 
 __all__ = [
-    "BackbonePreprocess", "BackboneScaledAdam", "ModelEntry", "UnknownModelError", "WeightsUnavailableError",
+    "BackbonePreprocess", "BackboneScaledAdam", "ModelEntry", "Registry", "UnknownModelError", "WeightsUnavailableError",
     "compile_model", "discover_models", "families", "get_model", "list_models", "register_model", "reset_session",
     "resolve_models", "search_space", "unregister_model",
 ]

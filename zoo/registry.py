@@ -1,6 +1,9 @@
-"""The model registry: one decorated builder per backbone variant; everything else reads entries from here.
+"""The model catalogue: entries that describe themselves, registered by name, listed, resolved, suggested.
 
->>> from zoo import get_model, resolve_models
+An entry is checked when it is registered (its name against its training mode, its weights file, its declared
+blocks); how an entry becomes a keras.Model lives in zoo.assembly, which the entry's build methods call.
+
+>>> from deepfake_zoo.zoo import get_model, resolve_models
 >>> resolve_models("mobilenet")
 ['mobilenet_v2_finetune', 'mobilenet_v2_frozen']
 >>> model = get_model("mobilenet_v2_frozen").build(image_size=128, weights="none")
@@ -14,15 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from deepfake_zoo.zoo.preprocessing import BackbonePreprocess
+from deepfake_zoo.zoo import assembly
+# backbone_blocks and set_trainable_blocks stay importable from here, where they lived before the split.
+from deepfake_zoo.zoo.assembly import WEIGHT_CHOICES, backbone_blocks, set_trainable_blocks  # noqa: F401
+from deepfake_zoo.zoo.preprocessing import MODES
 from deepfake_zoo.zoo.search_space import Param, standard_space
-from deepfake_zoo.zoo.weights import ensure_weights_file, find_weights_file
 
 # builder(image_size, weights_path) -> keras.Model mapping preprocessed (size, size, 3) to a feature map or vector;
 # weights_path is the local ImageNet file to load, or None for random initialisation.
 Builder = Callable[[int, "Path | None"], Any]
 
-WEIGHT_CHOICES = ("imagenet", "none")
+# Keras publishes the ImageNet weights of a backbone without its classifier as <...>notop.h5 or <...>no_top<...>.h5;
+# the zoo builds every backbone without its top, so only such a file fits it.
+WEIGHTS_FILE_PATTERN = re.compile(r"^[\w.\-]*no_?top[\w.\-]*\.h5$")
 
 
 class UnknownModelError(LookupError):
@@ -31,11 +38,14 @@ class UnknownModelError(LookupError):
 
 @dataclass(eq=False)
 class ModelEntry:
-    """One registered model: its metadata, search space and how to build it.
+    """One registered model: what it is, its defaults, its preprocessing, its search space, how to build it.
 
     A backbone trains in one of three ways: `frozen` (only the head trains; the search caches features), partial
     fine-tuning when `block_pattern` is set (the last `unfreeze_blocks` blocks train, BatchNorm stays in inference
     mode), or full training when neither (a from-scratch network such as `cnn`, BatchNorm trains too).
+    `reference_preprocess` (the application's own keras.applications preprocess_input) and `blocks` (how many blocks
+    `block_pattern` finds) are what the zoo tests check the entry against. Creating an entry checks what can be
+    checked without building it, and raises ValueError naming the field to fix.
     """
 
     name: str
@@ -45,14 +55,81 @@ class ModelEntry:
     sizes: tuple[int, ...]
     frozen: bool
     preprocessing: str
+    reference_preprocess: Callable | None = None
     default_weights: str = "none"
     tags: tuple[str, ...] = ()
     search_space: dict[str, Param] = field(default_factory=dict)
     weights_file: str | None = None
     weights_url: str | None = None
     block_pattern: str | None = None
+    blocks: int | None = None
     feature_layers: tuple[str, ...] = ()
     doc: str = ""
+    _counts: tuple[int, int] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self):
+        self._check_name()
+        self._check_preprocessing()
+        self._check_weights()
+        self._check_blocks()
+
+    def _check_name(self) -> None:
+        # The suffix is how a user picks a training mode (`*_frozen`), so it must say the truth about the entry.
+        if self.frozen and not self.name.endswith("_frozen"):
+            raise ValueError(f"model {self.name!r} is frozen, so its name must end in _frozen: "
+                             "rename it or pass frozen=False")
+        if not self.frozen and self.name.endswith("_frozen"):
+            raise ValueError(f"model {self.name!r} trains its backbone, so its name must not end in _frozen: "
+                             "pass frozen=True or name it <backbone>_finetune")
+        if self.finetune and not self.name.endswith("_finetune"):
+            raise ValueError(f"model {self.name!r} fine-tunes its last blocks (block_pattern=), so its name must end "
+                             "in _finetune: rename it, or drop block_pattern= to train the whole network")
+
+    def _check_preprocessing(self) -> None:
+        if self.preprocessing not in MODES:
+            raise ValueError(f"unknown preprocessing mode {self.preprocessing!r} for {self.name}: "
+                             f"use one of {', '.join(MODES)}")
+        if self.reference_preprocess is not None and not callable(self.reference_preprocess):
+            raise ValueError(f"reference_preprocess of {self.name} is not a function: pass the application's "
+                             "keras.applications.<module>.preprocess_input")
+        if self.weights_file and self.reference_preprocess is None:
+            raise ValueError(f"{self.name} loads ImageNet weights but declares no reference_preprocess: pass its "
+                             "keras.applications.<module>.preprocess_input (the tests compare preprocessing= to it)")
+
+    def _check_weights(self) -> None:
+        if self.default_weights not in WEIGHT_CHOICES:
+            raise ValueError(f"default_weights for {self.name} must be one of {WEIGHT_CHOICES}, "
+                             f"got {self.default_weights!r}")
+        if self.default_weights == "imagenet" and not self.weights_file:
+            raise ValueError(f"{self.name} defaults to ImageNet weights but names no weights_file: pass weights_file=")
+        if self.weights_file and not WEIGHTS_FILE_PATTERN.match(self.weights_file):
+            raise ValueError(f"weights_file {self.weights_file!r} of {self.name} is not a Keras no-top weights file "
+                             "(<...>notop.h5 or <...>no_top<...>.h5, no folder): the zoo builds backbones without "
+                             "their top, so name that file")
+        if self.weights_url and not self.weights_file:
+            raise ValueError(f"{self.name} has a weights_url but no weights_file: pass the file name Keras caches "
+                             "it under as weights_file=")
+        if self.weights_url and not self.weights_url.endswith(f"/{self.weights_file}"):
+            raise ValueError(f"weights_url of {self.name} must end in /{self.weights_file} (a download is cached "
+                             "under its URL's file name, where the offline check looks): fix one of the two")
+
+    def _check_blocks(self) -> None:
+        if self.block_pattern is None:
+            if self.blocks is not None:
+                raise ValueError(f"{self.name} declares blocks= without block_pattern=: pass the pattern that "
+                                 "finds them or drop blocks=")
+            return
+        try:
+            re.compile(self.block_pattern)
+        except re.error as exc:
+            raise ValueError(f"block_pattern of {self.name} is not a regular expression ({exc}): fix it") from None
+        if not isinstance(self.blocks, int) or self.blocks < 1:
+            raise ValueError(f"{self.name} declares block_pattern= but not blocks=: pass how many blocks the pattern "
+                             "finds in the built backbone (the tests build it and check)")
+        unfreeze = self.search_space.get("unfreeze_blocks")
+        if unfreeze is not None and getattr(unfreeze, "high", 0) > self.blocks:
+            raise ValueError(f"{self.name} may unfreeze up to {unfreeze.high} blocks but declares {self.blocks}: "
+                             "lower unfreeze_max (or the search space's unfreeze_blocks)")
 
     @property
     def finetune(self) -> bool:
@@ -63,7 +140,8 @@ class ModelEntry:
         """The value of every hyperparameter in the search space when no search chooses it."""
         return {key: param.default_value() for key, param in self.search_space.items()}
 
-    def _hparams(self, hp: dict | None) -> dict[str, Any]:
+    def hparams(self, hp: dict | None = None) -> dict[str, Any]:
+        """`hp` over the defaults: every hyperparameter a build reads, chosen or default."""
         return {**self.default_hparams(), **(hp or {})}
 
     def check_size(self, image_size: int | None) -> int:
@@ -81,52 +159,7 @@ class ModelEntry:
         cache nor downloadable (`allow_download=None` downloads unless DEEPFAKE_ZOO_OFFLINE=1), and ValueError for
         an unknown choice or an entry without ImageNet weights.
         """
-        self.check_size(image_size)
-        choice = self.default_weights if weights is None else str(weights).lower()
-        if choice not in WEIGHT_CHOICES:
-            raise ValueError(f"unknown weights {weights!r} for {self.name}: use one of {', '.join(WEIGHT_CHOICES)}")
-        if choice == "imagenet":
-            if self.weights_file is None:
-                raise ValueError(f"{self.name} has no ImageNet weights: pass weights='none'")
-            ensure_weights_file(self.name, self.weights_file, self.weights_url, allow_download)
-        return choice
-
-    def _backbone(self, image_size: int | None, weights: str | None):
-        size = self.check_size(image_size)
-        resolved = self.resolve_weights(weights, size)
-        # resolve_weights has made sure the file is cached (or raised), so this only locates it.
-        path = find_weights_file(self.weights_file) if resolved == "imagenet" else None
-        backbone = self.builder(size, path)
-        if self.feature_layers:
-            import keras
-
-            # Manipulation traces are low-level: pooled mid-level maps beside the last one lift a frozen ImageNet
-            # backbone's validation AUC on the DFDC crops from about 0.68 to 0.76 (measured, MobileNetV2 at 128px).
-            outputs = [backbone.get_layer(name).output for name in self.feature_layers] + [backbone.output]
-            backbone = keras.Model(backbone.inputs, outputs)
-        # One fixed name lets compile_model and the tests find the backbone inside any saved model.
-        backbone.name = "backbone"
-        return backbone, size, resolved
-
-    def _extractor(self, image_size: int | None, weights: str | None, trainable_blocks: int | None):
-        import keras
-
-        backbone, size, resolved = self._backbone(image_size, weights)
-        set_trainable_blocks(backbone, self.block_pattern, trainable_blocks)
-        inputs = keras.Input((size, size, 3), name="image")
-        x = BackbonePreprocess(self.preprocessing, name="preprocess")(inputs)
-        # A pretrained backbone always runs in inference mode: its BatchNorm statistics stay ImageNet's even when
-        # its last blocks fine-tune; a from-scratch backbone (trainable_blocks=None, not frozen) trains its BatchNorm.
-        pretrained_mode = self.frozen or self.block_pattern is not None or trainable_blocks == 0
-        x = backbone(x, training=False) if pretrained_mode else backbone(x)
-        if isinstance(x, (list, tuple)):
-            pooled = [keras.layers.GlobalAveragePooling2D(name=f"pool_{i}")(t) for i, t in enumerate(x)]
-            x = keras.layers.Concatenate(name="pool")(pooled)
-        elif len(x.shape) == 4:
-            x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-        extractor = keras.Model(inputs, x, name="features")
-        extractor.zoo_weights = resolved
-        return extractor
+        return assembly.resolve_weights(self, weights, image_size, allow_download)
 
     def build_feature_extractor(self, image_size: int | None = None, weights: str | None = None):
         """Raw RGB (size, size, 3) in [0, 255] -> pooled feature vector, preprocessing inside, backbone frozen.
@@ -134,31 +167,15 @@ class ModelEntry:
         The search caches its outputs for frozen entries. `weights=None` means `default_weights`; the returned
         model's `zoo_weights` says which weights it really has ("imagenet" or "none").
         """
-        return self._extractor(image_size, weights, trainable_blocks=0)
+        return assembly.build_extractor(self, image_size, weights, trainable_blocks=0)
 
     def build_head(self, feature_dim: int, hp: dict | None = None):
         """Feature vector -> BatchNorm -> Dense(head_units, relu) -> Dropout(dropout) -> one sigmoid unit, P(fake)."""
-        import keras
-
-        hp = self._hparams(hp)
-        inputs = keras.Input((int(feature_dim),), name="features_in")
-        # Pooled channels from different depths differ in scale by orders of magnitude; normalising them lets one
-        # learning rate suit all (measured: frozen MobileNetV2 val AUC on DFDC crops rises with it).
-        x = keras.layers.BatchNormalization(name="head_norm")(inputs)
-        if int(hp.get("head_units", 0)) > 0:
-            x = keras.layers.Dense(int(hp["head_units"]), activation="relu", name="head_dense")(x)
-        x = keras.layers.Dropout(float(hp.get("dropout", 0.0)), name="head_dropout")(x)
-        outputs = keras.layers.Dense(1, activation="sigmoid", name="prob_fake")(x)
-        return keras.Model(inputs, outputs, name="head")
+        return assembly.build_head(self, feature_dim, hp)
 
     def assemble(self, extractor, head):
         """Raw RGB -> P(fake): `extractor` followed by `head`, the model the search saves for frozen entries."""
-        import keras
-
-        inputs = keras.Input(extractor.input_shape[1:], name="image")
-        model = keras.Model(inputs, head(extractor(inputs)), name=self.name)
-        model.zoo_weights = getattr(extractor, "zoo_weights", "none")
-        return model
+        return assembly.assemble(self, extractor, head)
 
     def build(self, hp: dict | None = None, image_size: int | None = None, weights: str | None = None):
         """The full model, raw RGB (size, size, 3) in [0, 255] -> P(fake), trainable as the entry says.
@@ -166,181 +183,125 @@ class ModelEntry:
         Fine-tuned entries unfreeze the last `hp["unfreeze_blocks"]` blocks of the backbone (BatchNorm excluded).
         `model.zoo_weights` is "imagenet" or "none"; raises WeightsUnavailableError like `resolve_weights`.
         """
-        hp = self._hparams(hp)
-        if self.frozen:
-            blocks = 0
-        elif self.block_pattern is not None:
-            blocks = int(hp.get("unfreeze_blocks", 1))
-        else:
-            blocks = None
-        extractor = self._extractor(image_size, weights, trainable_blocks=blocks)
-        return self.assemble(extractor, self.build_head(extractor.output_shape[-1], hp))
+        return assembly.build_model(self, hp, image_size, weights)
 
     def count_params(self) -> tuple[int, int]:
-        """(total, trainable) parameters of the default build (weights="none", default size), cached per process."""
-        if self.name not in _PARAM_COUNTS:
-            model = self.build(weights="none")
-            _PARAM_COUNTS[self.name] = (int(model.count_params()),
-                                        int(sum(int(v.numpy().size) for v in model.trainable_variables)))
-        return _PARAM_COUNTS[self.name]
+        """(total, trainable) parameters of the default build (weights="none", default size), counted once."""
+        if self._counts is None:
+            self._counts = assembly.count_params(self)
+        return self._counts
 
 
-_REGISTRY: dict[str, ModelEntry] = {}
-_PARAM_COUNTS: dict[str, tuple[int, int]] = {}
+class Registry:
+    """Entries by name. The zoo has one (`REGISTRY`, behind the module functions); tests may make throwaway ones."""
 
+    def __init__(self):
+        self._entries: dict[str, ModelEntry] = {}
 
-def register_model(name: str, *, family: str, input_size: int, sizes: tuple[int, ...] | None = None,
-                   frozen: bool, preprocessing: str, default_weights: str = "none", tags: tuple[str, ...] = (),
-                   search_space: dict[str, Param] | None = None, weights_file: str | None = None,
-                   weights_url: str | None = None, block_pattern: str | None = None, unfreeze_max: int = 4,
-                   feature_layers: tuple[str, ...] = (),
-                   doc: str | None = None, force: bool = False) -> Callable[[Builder], Builder]:
-    """Register a backbone builder under `name`; decorators stack, so one builder can serve several variants.
+    def register_model(self, name: str, *, family: str, input_size: int, sizes: tuple[int, ...] | None = None,
+                       frozen: bool, preprocessing: str, reference_preprocess: Callable | None = None,
+                       default_weights: str = "none", tags: tuple[str, ...] = (),
+                       search_space: dict[str, Param] | None = None, weights_file: str | None = None,
+                       weights_url: str | None = None, block_pattern: str | None = None, blocks: int | None = None,
+                       unfreeze_max: int = 4, feature_layers: tuple[str, ...] = (),
+                       doc: str | None = None, force: bool = False) -> Callable[[Builder], Builder]:
+        """Register a backbone builder under `name`; decorators stack, so one builder can serve several variants.
 
-    The builder is `fn(image_size, weights_path) -> keras.Model` taking preprocessed input; the entry adds the
-    preprocessing layer (`preprocessing`: a BackbonePreprocess mode), global pooling and the head. `block_pattern`
-    is a regex whose first group names a block from a backbone layer name (unmatched layers join the next block,
-    trailing ones form a last block); it makes a non-frozen entry fine-tune its last blocks. Without `search_space`
-    the entry gets `standard_space(frozen, unfreeze_max if fine-tuned)`. `feature_layers` names backbone layers
-    whose globally pooled outputs join the last one in the feature vector (multi-level features). Registering a
-    taken name raises ValueError unless `force`.
+        The builder is `fn(image_size, weights_path) -> keras.Model` taking preprocessed input; the entry adds the
+        preprocessing layer (`preprocessing`: a BackbonePreprocess mode), global pooling and the head.
+        `reference_preprocess` is the function `preprocessing` must agree with (required with ImageNet weights).
+        `block_pattern` is a regex whose first group names a block from a backbone layer name (unmatched layers join
+        the next block, trailing ones form a last block), and `blocks` how many it finds; it makes a non-frozen entry
+        fine-tune its last blocks. Without `search_space` the entry gets `standard_space(frozen, unfreeze_max if
+        fine-tuned)`. `feature_layers` names backbone layers whose globally pooled outputs join the last one in the
+        feature vector (multi-level features). Names end in `_frozen` exactly for frozen entries and in `_finetune`
+        for fine-tuned ones. Raises ValueError for a declaration that breaks these rules, and for a taken name unless
+        `force`.
 
-    >>> @register_model("tiny_frozen", family="tiny", input_size=32, frozen=True, preprocessing="unit")
-    ... def tiny(image_size, weights_path):
-    ...     return keras.Sequential([keras.Input((image_size, image_size, 3)), keras.layers.Conv2D(4, 3)])
-    """
-    if default_weights not in WEIGHT_CHOICES:
-        raise ValueError(f"default_weights for {name} must be one of {WEIGHT_CHOICES}, got {default_weights!r}")
-    if default_weights == "imagenet" and not weights_file:
-        raise ValueError(f"{name} defaults to ImageNet weights but names no weights_file: pass weights_file=")
-    allowed = tuple(sorted(set(sizes or (input_size,)) | {input_size}))
-    if block_pattern is not None:
-        re.compile(block_pattern)
-
-    def decorator(builder: Builder) -> Builder:
-        if name in _REGISTRY and not force:
-            raise ValueError(f"model {name!r} is already registered (by {_REGISTRY[name].builder.__module__}): "
-                             "choose another name or pass force=True")
+        >>> @register_model("tiny_frozen", family="tiny", input_size=32, frozen=True, preprocessing="unit")
+        ... def tiny(image_size, weights_path):
+        ...     return keras.Sequential([keras.Input((image_size, image_size, 3)), keras.layers.Conv2D(4, 3)])
+        """
+        allowed = tuple(sorted(set(sizes or (input_size,)) | {input_size}))
         space = search_space if search_space is not None else standard_space(
             frozen, unfreeze_max if (not frozen and block_pattern is not None) else None)
-        summary = doc or ((builder.__doc__ or "").strip().splitlines() or [""])[0]
-        _REGISTRY[name] = ModelEntry(
-            name=name, family=family, builder=builder, input_size=input_size, sizes=allowed, frozen=frozen,
-            preprocessing=preprocessing, default_weights=default_weights, tags=tuple(tags), search_space=dict(space),
-            weights_file=weights_file, weights_url=weights_url, block_pattern=block_pattern,
-            feature_layers=tuple(feature_layers), doc=summary)
-        _PARAM_COUNTS.pop(name, None)
-        return builder
 
-    return decorator
+        def decorator(builder: Builder) -> Builder:
+            if name in self._entries and not force:
+                raise ValueError(f"model {name!r} is already registered (by {self._entries[name].builder.__module__}): "
+                                 "choose another name or pass force=True")
+            summary = doc or ((builder.__doc__ or "").strip().splitlines() or [""])[0]
+            self._entries[name] = ModelEntry(
+                name=name, family=family, builder=builder, input_size=input_size, sizes=allowed, frozen=frozen,
+                preprocessing=preprocessing, reference_preprocess=reference_preprocess,
+                default_weights=default_weights, tags=tuple(tags), search_space=dict(space),
+                weights_file=weights_file, weights_url=weights_url, block_pattern=block_pattern, blocks=blocks,
+                feature_layers=tuple(feature_layers), doc=summary)
+            return builder
 
+        return decorator
 
-def unregister_model(name: str) -> None:
-    """Remove `name` from the registry (for tests that register throwaway models)."""
-    _REGISTRY.pop(name, None)
-    _PARAM_COUNTS.pop(name, None)
+    def unregister_model(self, name: str) -> None:
+        """Remove `name` from the registry (for tests that register throwaway models)."""
+        self._entries.pop(name, None)
 
+    def list_models(self, pattern: str = "*", *, family: str | None = None, tag: str | None = None) -> list[str]:
+        """Sorted names of registered models matching the shell-style `pattern`, optionally one `family` or `tag`."""
+        return sorted(name for name, entry in self._entries.items()
+                      if fnmatch.fnmatchcase(name, pattern)
+                      and (family is None or entry.family == family)
+                      and (tag is None or tag in entry.tags))
 
-def list_models(pattern: str = "*", *, family: str | None = None, tag: str | None = None) -> list[str]:
-    """Sorted names of registered models matching the shell-style `pattern`, optionally one `family` or `tag`."""
-    return sorted(name for name, entry in _REGISTRY.items()
-                  if fnmatch.fnmatchcase(name, pattern)
-                  and (family is None or entry.family == family)
-                  and (tag is None or tag in entry.tags))
+    def families(self) -> list[str]:
+        """Sorted family names of the registered models."""
+        return sorted({entry.family for entry in self._entries.values()})
 
+    def _unknown(self, name: str) -> UnknownModelError:
+        vocabulary = list(self._entries) + self.families() + ["all"]
+        close = difflib.get_close_matches(name, vocabulary, n=5, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}?" if close else "run `deepfake-zoo list` for every name"
+        return UnknownModelError(f"unknown model {name!r}: {hint}")
 
-def families() -> list[str]:
-    """Sorted family names of the registered models."""
-    return sorted({entry.family for entry in _REGISTRY.values()})
+    def get_model(self, name: str) -> ModelEntry:
+        """The entry registered as `name`; raises UnknownModelError listing close matches."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise self._unknown(name) from None
 
+    def resolve_models(self, spec) -> list[str]:
+        """Expand a model spec into registered names: `all`, a family, a glob, a name, or a comma list of those.
 
-def _unknown(name: str) -> UnknownModelError:
-    vocabulary = list(_REGISTRY) + families() + ["all"]
-    close = difflib.get_close_matches(name, vocabulary, n=5, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}?" if close else "run `deepfake-zoo list` for every name"
-    return UnknownModelError(f"unknown model {name!r}: {hint}")
+        Also accepts a list of such strings. Order follows the spec, duplicates dropped; raises UnknownModelError
+        for a part that matches nothing.
 
-
-def get_model(name: str) -> ModelEntry:
-    """The entry registered as `name`; raises UnknownModelError listing close matches."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise _unknown(name) from None
-
-
-def resolve_models(spec) -> list[str]:
-    """Expand a model spec into registered names: `all`, a family, a glob, a name, or a comma list of those.
-
-    Also accepts a list of such strings. Order follows the spec, duplicates dropped; raises UnknownModelError
-    for a part that matches nothing.
-
-    >>> resolve_models("cnn,resnet*")
-    ['cnn', 'resnet50_finetune', 'resnet50_frozen']
-    """
-    parts = [spec] if isinstance(spec, str) else list(spec)
-    tokens = [token.strip() for part in parts for token in str(part).split(",") if token.strip()]
-    if not tokens:
-        raise UnknownModelError("empty model spec: pass a name, a family, a glob like 'inception*', or 'all'")
-    names: list[str] = []
-    for token in tokens:
-        if token.lower() == "all":
-            matched = list_models()
-        elif token in _REGISTRY:
-            matched = [token]
-        elif token in families():
-            matched = list_models(family=token)
-        else:
-            matched = list_models(token)
-        if not matched:
-            raise _unknown(token)
-        names.extend(name for name in matched if name not in names)
-    return names
+        >>> resolve_models("cnn,resnet*")
+        ['cnn', 'resnet50_finetune', 'resnet50_frozen']
+        """
+        parts = [spec] if isinstance(spec, str) else list(spec)
+        tokens = [token.strip() for part in parts for token in str(part).split(",") if token.strip()]
+        if not tokens:
+            raise UnknownModelError("empty model spec: pass a name, a family, a glob like 'inception*', or 'all'")
+        names: list[str] = []
+        for token in tokens:
+            if token.lower() == "all":
+                matched = self.list_models()
+            elif token in self._entries:
+                matched = [token]
+            elif token in self.families():
+                matched = self.list_models(family=token)
+            else:
+                matched = self.list_models(token)
+            if not matched:
+                raise self._unknown(token)
+            names.extend(name for name in matched if name not in names)
+        return names
 
 
-def backbone_blocks(backbone, block_pattern: str) -> list[list]:
-    """Group a backbone's layers into consecutive blocks using `block_pattern` (see register_model)."""
-    import keras
-
-    regex = re.compile(block_pattern)
-    blocks: list[tuple[str, list]] = []
-    pending: list = []
-    for layer in backbone.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        match = regex.match(layer.name)
-        if match is None:
-            pending.append(layer)
-            continue
-        block_id = match.group(1) if regex.groups else match.group(0)
-        if blocks and blocks[-1][0] == block_id:
-            blocks[-1][1].extend(pending + [layer])
-        else:
-            blocks.append((block_id, pending + [layer]))
-        pending = []
-    if pending:
-        blocks.append(("top", pending))
-    return [layers for _, layers in blocks]
-
-
-def set_trainable_blocks(backbone, block_pattern: str | None, blocks: int | None) -> None:
-    """Make the backbone frozen (`blocks=0`), fully trainable (`None`), or train its last `blocks` blocks.
-
-    BatchNormalization layers stay frozen whenever only some blocks train, so fine-tuning keeps ImageNet statistics.
-    """
-    import keras
-
-    if blocks is None:
-        backbone.trainable = True
-        return
-    backbone.trainable = False
-    if blocks <= 0:
-        return
-    if block_pattern is None:
-        raise ValueError("this backbone declares no block_pattern, so it cannot unfreeze some blocks: "
-                         "pass unfreeze_blocks=0 or register it with block_pattern=")
-    groups = backbone_blocks(backbone, block_pattern)
-    backbone.trainable = True
-    chosen = {id(layer) for group in groups[-blocks:] for layer in group}
-    for layer in backbone.layers:
-        layer.trainable = id(layer) in chosen and not isinstance(layer, keras.layers.BatchNormalization)
+REGISTRY = Registry()
+register_model = REGISTRY.register_model
+unregister_model = REGISTRY.unregister_model
+list_models = REGISTRY.list_models
+families = REGISTRY.families
+get_model = REGISTRY.get_model
+resolve_models = REGISTRY.resolve_models

@@ -9,26 +9,11 @@ import numpy as np
 import pytest
 
 from deepfake_zoo import zoo
-from deepfake_zoo.zoo.preprocessing import BackbonePreprocess
-from deepfake_zoo.zoo.registry import backbone_blocks
+from deepfake_zoo.zoo.assembly import backbone_blocks
+from entry_checks import batch as _batch
+from entry_checks import check_blocks, check_feature_layers, check_preprocessing
 
 pytestmark = pytest.mark.slow
-
-# What each family's backbone expects, straight from Keras' own per-application preprocess_input.
-REFERENCE_PREPROCESS = {
-    "inception": keras.applications.inception_v3.preprocess_input,
-    "xception": keras.applications.xception.preprocess_input,
-    "mobilenet": keras.applications.mobilenet_v2.preprocess_input,
-    "resnet": keras.applications.resnet50.preprocess_input,
-    "efficientnet": keras.applications.efficientnet.preprocess_input,
-    "cnn": lambda x: x / 255.0,
-}
-# Blocks each backbone's block_pattern finds: the architectures' own stages, plus a final 1x1 conv where there is one.
-EXPECTED_BLOCKS = {"mobilenet": 17, "resnet": 16, "inception": 11, "xception": 14, "efficientnet": 17}
-
-
-def _batch(size: int, n: int = 2) -> np.ndarray:
-    return np.random.default_rng(0).uniform(0, 255, (n, size, size, 3)).astype("float32")
 
 
 def _all_layers(model):
@@ -60,22 +45,16 @@ def test_forward_gives_probabilities(built):
 
 
 def test_backbone_receives_its_preprocessing(built):
+    # What the backbone expects is the entry's own reference_preprocess (Keras' per-application preprocess_input).
     entry, model, size = built
-    extractor = model.get_layer("features")
-    kinds = [type(layer).__name__ for layer in extractor.layers]
-    # A linear chain input -> preprocess -> backbone: the preprocess output is exactly what the backbone gets.
-    assert extractor.layers[1].name == "preprocess" and isinstance(extractor.layers[1], BackbonePreprocess), kinds
-    assert extractor.layers[2].name == "backbone", kinds
-    raw = _batch(size)
-    probe = keras.Model(extractor.input, extractor.get_layer("preprocess").output)
-    seen = keras.ops.convert_to_numpy(probe(raw))
-    if entry.family in REFERENCE_PREPROCESS:
-        expected = keras.ops.convert_to_numpy(REFERENCE_PREPROCESS[entry.family](raw.copy()))
-        np.testing.assert_allclose(seen, expected, rtol=1e-5, atol=1e-4)
-    if entry.preprocessing == "tf":
-        assert seen.min() >= -1.0 and seen.max() <= 1.0 and seen.min() < -0.9 and seen.max() > 0.9
-    if entry.preprocessing == "caffe":  # BGR order: channel 0 is blue minus the ImageNet blue mean
-        np.testing.assert_allclose(seen[..., 0], raw[..., 2] - 103.939, atol=1e-3)
+    check_preprocessing(entry, model, size)
+
+
+def test_declared_blocks_and_feature_layers_are_in_the_built_backbone(built):
+    entry, model, size = built
+    backbone = zoo.training.find_backbone(model)
+    check_blocks(entry, backbone)
+    check_feature_layers(entry, backbone)
 
 
 def test_backbone_trains_as_declared(built):
@@ -89,8 +68,8 @@ def test_backbone_trains_as_declared(built):
         assert trainable == {layer.name for layer in weighted}
     else:
         blocks = backbone_blocks(backbone, entry.block_pattern)
-        if entry.family in EXPECTED_BLOCKS:
-            assert len(blocks) == EXPECTED_BLOCKS[entry.family]
+        # Blocks each backbone's block_pattern finds: its own stages, plus a final 1x1 conv where there is one.
+        assert len(blocks) == entry.blocks
         assert len(blocks) >= entry.search_space["unfreeze_blocks"].high
         last = entry.default_hparams()["unfreeze_blocks"]
         assert trainable == {layer.name for block in blocks[-last:] for layer in block

@@ -18,7 +18,7 @@ def small_backbone(image_size, weights_path):
 @pytest.fixture
 def finetune_entry():
     zoo.register_model("small_test_finetune", family="smalltest", input_size=16, frozen=False,
-                       preprocessing="unit", block_pattern=r"^(block\d+)_")(small_backbone)
+                       preprocessing="unit", block_pattern=r"^(block\d+)_", blocks=2, unfreeze_max=2)(small_backbone)
     yield zoo.get_model("small_test_finetune")
     zoo.unregister_model("small_test_finetune")
 

@@ -1,6 +1,7 @@
 """ImageNet weights: found offline in Keras' cache, loaded at any input size, and a clear error when missing."""
 from __future__ import annotations
 
+import re
 import tempfile
 
 import h5py
@@ -37,6 +38,15 @@ def test_default_build_without_cached_weights_fails_before_building(empty_keras_
     with pytest.raises(zoo.WeightsUnavailableError, match="downloads are off"):
         zoo.get_model("mobilenet_v2_frozen").build(image_size=32)
     assert zoo.get_model("mobilenet_v2_frozen").build(image_size=32, weights="none").zoo_weights == "none"
+
+
+@pytest.mark.parametrize("name", [name for name in zoo.list_models() if zoo.get_model(name).weights_file])
+def test_every_imagenet_entry_without_its_file_names_it_and_builds_without_it(empty_keras_home, name):
+    entry = zoo.get_model(name)
+    size = min(entry.sizes)
+    with pytest.raises(zoo.WeightsUnavailableError, match=re.escape(f"{entry.weights_file} in {empty_keras_home}")):
+        entry.build(image_size=size, weights="imagenet")
+    assert entry.resolve_weights("none", size) == "none"
 
 
 def test_weights_choice_is_validated():

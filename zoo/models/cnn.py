@@ -9,8 +9,14 @@ from deepfake_zoo.zoo.registry import register_model
 STAGES = (((32, 5), (32, 5)), ((64, 3), (64, 3)))
 
 
+def unit_scale(x):
+    """The notebook's Rescaling(1/255): what the CNN was designed for, and what "unit" preprocessing must match."""
+    return x / 255.0
+
+
 @register_model("cnn", family="cnn", input_size=128, sizes=(32, 64, 96, 128, 160, 192, 224, 256), frozen=False,
-                preprocessing="unit", default_weights="none", tags=("scratch", "notebook"))
+                preprocessing="unit", reference_preprocess=unit_scale, default_weights="none",
+                tags=("scratch", "notebook"))
 def cnn(image_size, weights_path):
     """Custom CNN trained from scratch: two conv pairs (32x5x5, 64x3x3) with BatchNorm and max pooling."""
     layers = [keras.Input((image_size, image_size, 3))]

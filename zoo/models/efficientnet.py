@@ -8,10 +8,11 @@ from deepfake_zoo.zoo.registry import register_model
 WEIGHTS_FILE = "efficientnetb0_notop.h5"
 EFFICIENTNET_B0 = dict(
     family="efficientnet", input_size=224, sizes=(32, 64, 96, 128, 160, 192, 224), preprocessing="raw",
+    reference_preprocess=keras.applications.efficientnet.preprocess_input,
     default_weights="imagenet", weights_file=WEIGHTS_FILE,
     weights_url=f"https://storage.googleapis.com/keras-applications/{WEIGHTS_FILE}",
     # 16 MBConv blocks named block<stage><letter>_*, then top_conv/top_bn as a last block.
-    block_pattern=r"^(block\d+[a-z])_", unfreeze_max=6, tags=("imagenet", "mobile"),
+    block_pattern=r"^(block\d+[a-z])_", blocks=17, unfreeze_max=6, tags=("imagenet", "mobile"),
     # Multi-level features as for MobileNetV2 (stage outputs at strides 4, 8, 16); not measured offline here.
     feature_layers=("block2b_add", "block3b_add", "block5c_add"),
 )

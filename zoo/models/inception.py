@@ -9,10 +9,11 @@ from deepfake_zoo.zoo.registry import register_model
 WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
 INCEPTION_V3 = dict(
     family="inception", input_size=299, sizes=(75, 96, 128, 160, 224, 299), preprocessing="tf",
+    reference_preprocess=keras.applications.inception_v3.preprocess_input,
     default_weights="imagenet", weights_file=WEIGHTS_FILE,
     weights_url=f"{KERAS_APPLICATIONS_URL}inception_v3/{WEIGHTS_FILE}",
     # Each Inception module ends in a concatenation named mixed<n>; its unnamed convolutions come just before.
-    block_pattern=r"^(mixed\d+)$", unfreeze_max=4, tags=("imagenet", "notebook"),
+    block_pattern=r"^(mixed\d+)$", blocks=11, unfreeze_max=4, tags=("imagenet", "notebook"),
     # Multi-level features as for MobileNetV2 (the mixed blocks at strides 8 and 16); not measured offline here.
     feature_layers=("mixed2", "mixed7"),
 )

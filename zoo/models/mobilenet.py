@@ -9,10 +9,11 @@ from deepfake_zoo.zoo.registry import register_model
 WEIGHTS_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
 MOBILENET_V2 = dict(
     family="mobilenet", input_size=224, sizes=(32, 64, 96, 128, 160, 192, 224), preprocessing="tf",
+    reference_preprocess=keras.applications.mobilenet_v2.preprocess_input,
     default_weights="imagenet", weights_file=WEIGHTS_FILE,
     weights_url=f"{KERAS_APPLICATIONS_URL}mobilenet_v2/{WEIGHTS_FILE}",
     # 16 inverted-residual blocks named block_<n>_*, then the 1x1 Conv_1 to 1280 channels as a last block.
-    block_pattern=r"^(block_\d+)_", unfreeze_max=6, tags=("imagenet", "mobile"),
+    block_pattern=r"^(block_\d+)_", blocks=17, unfreeze_max=6, tags=("imagenet", "mobile"),
     # Expansion outputs at strides 4, 8 and 16 (24, 32 and 96 channels expanded x6) join the last 1280 channels.
     feature_layers=("block_3_expand_relu", "block_6_expand_relu", "block_13_expand_relu"),
 )

@@ -9,10 +9,11 @@ from deepfake_zoo.zoo.registry import register_model
 WEIGHTS_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
 XCEPTION = dict(
     family="xception", input_size=299, sizes=(71, 96, 128, 160, 224, 299), preprocessing="tf",
+    reference_preprocess=keras.applications.xception.preprocess_input,
     default_weights="imagenet", weights_file=WEIGHTS_FILE,
     weights_url=f"{KERAS_APPLICATIONS_URL}xception/{WEIGHTS_FILE}",
     # 14 blocks named block<n>_*; each residual 1x1 convolution (unnamed) joins the block it bypasses.
-    block_pattern=r"^(block\d+)_", unfreeze_max=4, tags=("imagenet", "baseline"),
+    block_pattern=r"^(block\d+)_", blocks=14, unfreeze_max=4, tags=("imagenet", "baseline"),
     # Multi-level features as for MobileNetV2 (entry and middle flow outputs); not measured offline here.
     feature_layers=("block4_sepconv2_bn", "block13_sepconv2_bn"),
 )
