@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from predict_fixtures import write_tiny_run
+
 TRAIN_PER_LABEL = 24
 HELD_OUT_PER_LABEL = 3
 
@@ -130,3 +132,11 @@ def blank_wall_video(path: Path, frames: int = 8, size=(320, 240)) -> None:
         wall = np.full((height, width, 3), (170, 190, 205), dtype=np.int16) + rng.integers(-3, 4, (height, width, 3))
         writer.write(np.clip(wall, 0, 255).astype(np.uint8))
     writer.release()
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory) -> Path:
+    """runs/ with one untrained tiny CNN `tiny` (32 px, threshold 0.5): loads in a second, needs no data."""
+    runs_dir = tmp_path_factory.mktemp("tiny") / "runs"
+    write_tiny_run(runs_dir)
+    return runs_dir
