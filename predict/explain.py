@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 OVERLAY_SIDE = 224
-HEAT_WEIGHT = 0.45
+HEAT_WEIGHT = 0.6
 
 
 class ExplainUnavailableError(RuntimeError):
@@ -105,7 +105,9 @@ def overlay(crop: np.ndarray, heatmap: np.ndarray, side: int = OVERLAY_SIDE) -> 
     heat = cv2.resize(heatmap.astype(np.float32), (side, side), interpolation=cv2.INTER_CUBIC)
     coloured = cv2.applyColorMap(np.uint8(np.clip(heat, 0, 1) * 255), cv2.COLORMAP_JET)
     coloured = cv2.cvtColor(coloured, cv2.COLOR_BGR2RGB)
-    return np.uint8(np.clip((1 - HEAT_WEIGHT) * face + HEAT_WEIGHT * coloured, 0, 255))
+    # Tint in proportion to the heat, so cold regions show the face as it is rather than a blue wash.
+    alpha = HEAT_WEIGHT * np.clip(heat, 0, 1)[..., None]
+    return np.uint8(np.clip((1 - alpha) * face + alpha * coloured, 0, 255))
 
 
 def png_bytes(image: np.ndarray) -> bytes:

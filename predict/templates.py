@@ -24,14 +24,15 @@ h2 { font-size: 1.1rem; margin: 18px 0 6px; }
 .real { color: var(--real); font-weight: 700; }
 .verdict { font-size: 1.5rem; margin: 4px 0; }
 .faces { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 12px; }
-.face img { width: 100%; height: auto; border-radius: 6px; display: block; }
+.face { margin: 0; }
+.face img { width: 100%; max-width: 320px; height: auto; border-radius: 6px; display: block; }
 .bar { height: 10px; background: #e8eaed; border-radius: 5px; position: relative; margin: 6px 0; }
 .bar span { position: absolute; left: 0; top: 0; bottom: 0; border-radius: 5px; }
 .bar i { position: absolute; top: -4px; bottom: -4px; width: 2px; background: var(--ink); }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; }
 dt { color: var(--muted); }
 dd { margin: 0; }
-#drop { border: 2px dashed #9aa0a6; border-radius: 10px; padding: 28px 12px; text-align: center; background: #fff;
+#drop { display: block; margin: 12px 0; border: 2px dashed #9aa0a6; border-radius: 10px; padding: 28px 12px; text-align: center; background: #fff;
         cursor: pointer; }
 #drop.over { border-color: #1a73e8; background: #e8f0fe; }
 #stage { position: relative; display: inline-block; max-width: 100%; }
@@ -80,7 +81,8 @@ evidence for "fake" was strongest.</p>
 
 PAGE = _ENV.from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Is this picture real? deepfake-zoo</title><style>{{ css }}</style></head>
+<title>Is this picture real? deepfake-zoo</title>
+<link rel="icon" href="data:,"><style>{{ css }}</style></head>
 <body><main>
 <h1>Is this picture real?</h1>
 <p class="muted">Drop a photo or a short video. It is checked on this computer only, and forgotten after the answer.</p>

@@ -51,7 +51,8 @@ def test_overlay_is_the_crop_tinted_by_the_heat():
     crop = np.full((50, 50, 3), 100, dtype=np.uint8)
     cold, hot = np.zeros((4, 4), np.float32), np.ones((4, 4), np.float32)
     assert overlay(crop, cold, side=32).shape == (32, 32, 3)
-    # Jet maps 0 to blue and 1 to red.
+    # No heat leaves the face as it is; full heat tints it towards jet's red.
+    assert np.array_equal(overlay(crop, cold, side=50), crop)
     assert overlay(crop, hot)[..., 0].mean() > overlay(crop, cold)[..., 0].mean()
     assert overlay(crop, cold)[..., 2].mean() > overlay(crop, hot)[..., 2].mean()
 

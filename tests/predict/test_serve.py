@@ -14,6 +14,7 @@ from deepfake_zoo.datasets.screening import MAX_PIXELS
 from deepfake_zoo.predict import report, scoring
 from deepfake_zoo.predict.models import choose_run
 from deepfake_zoo.predict.serve import Limits, Scorer, create_app
+from conftest import blank_wall_video
 from predict_fixtures import big_grey_png
 
 
@@ -66,7 +67,9 @@ def test_the_api_answers_what_predict_json_answers(tiny_runs, private_tmp, tmp_p
 def test_the_page_is_self_contained_and_names_the_model_and_its_numbers(tiny_runs):
     page = make_client(tiny_runs).get("/").text
     assert "tiny" in page and "0.500" in page and "demo" in page
-    assert "http://" not in page and "https://" not in page and "<link" not in page
+    # Nothing fetched from elsewhere: the page works offline (its one link is an empty inline icon).
+    assert "http://" not in page and "https://" not in page and "src=\"//" not in page
+    assert page.count("<link") == 1 and '<link rel="icon" href="data:,">' in page
     assert 'name="viewport"' in page
 
 
@@ -166,3 +169,15 @@ def test_explain_returns_one_heatmap_per_scored_input(tiny_runs):
     import base64
 
     assert base64.b64decode(answer["heatmaps"][0])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_a_video_is_recognised_by_its_bytes_and_answered(tiny_runs, private_tmp, tmp_path):
+    video = tmp_path / "wall.avi"
+    blank_wall_video(video)
+    answer = post(make_client(tiny_runs), video.read_bytes(), name="clip.png")
+    assert answer.status_code == 200
+    result = answer.json()["results"][0]
+    assert (result["kind"], result["status"], result["frames_sampled"]) == ("video", "no_face", 8)
+    assert "clip.png" == result["path"] and "deepfake-zoo-serve" not in answer.text
+    assert list(private_tmp.iterdir()) == []
