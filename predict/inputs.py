@@ -36,7 +36,8 @@ def classify_file(path: Path) -> InputItem:
 def _not_regular(path: Path) -> InputItem:
     # Reading a FIFO blocks until a writer appears (forever, in a folder nobody writes to), and a device or socket
     # is no image either: only regular files are read.
-    what = "a broken link" if path.is_symlink() and not path.exists() else "not a regular file (a FIFO, socket or device?)"
+    broken = path.is_symlink() and not path.exists()
+    what = "a broken link" if broken else "not a regular file (a FIFO, socket or device?)"
     return InputItem(str(path), "error", f"{path} is {what}; give an image, video or folder")
 
 

@@ -136,11 +136,13 @@ def to_table(verdicts: list[Verdict], run: Run, rank_by: str) -> str:
     counts = summarize(verdicts)
     whole = sum(v.status == SCORED and v.faces == [] and v.scored_on == "whole_image" for v in verdicts)
     if whole and any(v.note for v in verdicts):
-        lines.append(f"faces 'none': no face found, so the whole image was scored ({whole} image(s)); the model "
-                     "was trained on face crops, so treat those verdicts with care")
-    lines.append(f"{counts['inputs']} input(s): {counts['scored']} scored ({counts['fake']} fake, {counts['real']} "
-                 f"real), {counts['failed']} not scored" + (f" ({counts['no_face']} without a face)"
-                                                            if counts["no_face"] else "")
-                 + ("; skipped as `data` would: " + ", ".join(f"{n} {reason}" for reason, n in counts["skipped"].items())
-                    if counts["skipped"] else ""))
+        lines.append(f"faces 'none': no face was found in {whole} image(s), so each was scored whole; the model was "
+                     "trained on face crops, so treat those verdicts with care")
+    tally = (f"{counts['inputs']} input(s): {counts['scored']} scored ({counts['fake']} fake, {counts['real']} real), "
+             f"{counts['failed']} not scored")
+    if counts["no_face"]:
+        tally += f" ({counts['no_face']} without a face)"
+    if counts["skipped"]:
+        tally += "; skipped as `data` would: " + ", ".join(f"{n} {why}" for why, n in counts["skipped"].items())
+    lines.append(tally)
     return "\n".join(lines)

@@ -148,7 +148,8 @@ class Predictor:
             return decode_rgb(tf.io.read_file(str(screened.path))).numpy()
         except Exception as exc:  # TensorFlow raises InvalidArgumentError/NotFoundError for bad files
             return self._verdict(item, status=ERROR,
-                                 error=f"cannot read image {item.path} ({_short_reason(exc)}); is it a valid image file?")
+                                 error=f"cannot read image {item.path} ({_short_reason(exc)}); is it a valid image "
+                                       "file?")
 
     def _plan_image(self, item: InputItem, image: np.ndarray) -> tuple[list[np.ndarray], dict] | Verdict:
         """(the pixels to score, verdict fields) for one decoded image under the face mode, or a no-face verdict."""

@@ -32,7 +32,8 @@ h2 { font-size: 1.1rem; margin: 18px 0 6px; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; }
 dt { color: var(--muted); }
 dd { margin: 0; }
-#drop { display: block; margin: 12px 0; border: 2px dashed #9aa0a6; border-radius: 10px; padding: 28px 12px; text-align: center; background: #fff;
+#drop { display: block; margin: 12px 0; border: 2px dashed #9aa0a6; border-radius: 10px; padding: 28px 12px;
+        text-align: center; background: #fff;
         cursor: pointer; }
 #drop.over { border-color: #1a73e8; background: #e8f0fe; }
 #stage { position: relative; display: inline-block; max-width: 100%; }
@@ -129,7 +130,8 @@ function el(tag, attrs, text) {
 
 function bar(prob) {
   const outer = el("div", {class: "bar", title: "P(fake) against the threshold"});
-  const fill = el("span", {style: `width:${Math.round(prob * 100)}%;background:${prob >= THRESHOLD ? "#b3261e" : "#1b6e3a"}`});
+  const colour = prob >= THRESHOLD ? "#b3261e" : "#1b6e3a";
+  const fill = el("span", {style: `width:${Math.round(prob * 100)}%;background:${colour}`});
   outer.append(fill, el("i", {style: `left:${THRESHOLD * 100}%`}));
   return outer;
 }
@@ -143,12 +145,13 @@ function show(file, answer) {
     verdict.className = "verdict error"; verdict.textContent = r.error;
   } else {
     verdict.className = "verdict " + r.label;
-    verdict.textContent = `${r.label === "fake" ? "Fake" : "Real"}: P(fake) ${fmt(r.prob_fake)} (fake at ${fmt(THRESHOLD)} or more)`;
+    const word = r.label === "fake" ? "Fake" : "Real";
+    verdict.textContent = `${word}: P(fake) ${fmt(r.prob_fake)} (fake at ${fmt(THRESHOLD)} or more)`;
   }
   document.getElementById("note").textContent = r.note || (r.kind === "video" && r.frames_sampled ?
     `${r.frames_with_face} of ${r.frames_sampled} sampled frames showed a face; P(fake) is their mean.` : "");
   const url = URL.createObjectURL(file);
-  const media = el(r.kind === "video" ? "video" : "img", r.kind === "video" ? {src: url, controls: ""} : {src: url, alt: "your picture"});
+  const media = r.kind === "video" ? el("video", {src: url, controls: ""}) : el("img", {src: url, alt: "your picture"});
   stage.append(media);
   const place = () => {
     const w = media.naturalWidth || media.videoWidth, h = media.naturalHeight || media.videoHeight;

@@ -14,8 +14,7 @@ from deepfake_zoo.datasets.screening import MAX_PIXELS
 from deepfake_zoo.predict import report, scoring
 from deepfake_zoo.predict.models import choose_run
 from deepfake_zoo.predict.serve import Limits, Scorer, create_app
-from conftest import blank_wall_video
-from predict_fixtures import big_grey_png
+from predict_fixtures import big_grey_png, blank_wall_video
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""`deepfake-zoo serve` in a subprocess, used from headless Chromium as a person would: drop a photo, read the answer."""
+"""`deepfake-zoo serve` in a subprocess, used from headless Chromium as a person would: drop a photo, read it."""
 from __future__ import annotations
 
 import os
@@ -87,9 +87,8 @@ def test_a_person_drops_a_photo_and_sees_the_faces_verdict_and_heatmap(server, f
             assert "tiny_64" in page.inner_text("#about")
             page.set_input_files("#file", str(path))
             page.wait_for_selector("#result:not([hidden]) .box", timeout=120_000)
-            page.wait_for_function("Array.from(document.querySelectorAll('img.heatmap')).length > 0 && "
-                                   "Array.from(document.querySelectorAll('img.heatmap')).every(i => i.naturalWidth > 0)",
-                                   timeout=60_000)
+            page.wait_for_function("(maps => maps.length > 0 && maps.every(i => i.naturalWidth > 0))("
+                                   "Array.from(document.querySelectorAll('img.heatmap')))", timeout=60_000)
             verdict = page.inner_text("#verdict")
             boxes = page.eval_on_selector_all(".box", "els => els.map(e => e.getBoundingClientRect().width)")
             scroll_width = page.evaluate("document.documentElement.scrollWidth")
