@@ -59,6 +59,18 @@ class Verdict:
         return self.status == SCORED
 
 
+def _thumbnail(pixels: np.ndarray, side: int = 448) -> np.ndarray:
+    """A uint8 copy no larger than `side` on its longer edge: enough for a heatmap overlay, small enough to keep."""
+    import cv2
+
+    height, width = pixels.shape[:2]
+    scale = side / max(height, width)
+    if scale >= 1:
+        return np.array(pixels, dtype=np.uint8)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(np.asarray(pixels, dtype=np.uint8), size, interpolation=cv2.INTER_AREA)
+
+
 def _face_record(box) -> dict:
     """A face as the reports carry it: its box [x, y, width, height] and the detector's confidence."""
     return {"box": box.as_list(), "confidence": round(box.confidence, 4), "prob_fake": None, "label": None}
@@ -173,7 +185,9 @@ class Predictor:
         from deepfake_zoo.datasets.images import resize_for_model
 
         verdicts: list[Verdict | None] = [None] * len(items)
-        plans: list[tuple[int, list[np.ndarray], dict]] = []
+        # Each image is reduced to its model inputs (and, for heatmaps, small copies of what was scored) as soon as
+        # it is planned: a chunk of large photos must not sit in memory decoded at full size.
+        plans: list[tuple[int, list[np.ndarray], list[np.ndarray], dict]] = []
         for position, item in enumerate(items):
             image = self._read_image(item, converted)
             if isinstance(image, Verdict):
@@ -185,14 +199,16 @@ class Predictor:
                 plan = self._verdict(item, status=ERROR, error=f"{exc} (or pass --faces none)")
             if isinstance(plan, Verdict):
                 verdicts[position] = plan
-            else:
-                plans.append((position, *plan))
-        inputs = [np.asarray(resize_for_model(pixels, self.run.image_size)) for _, many, _ in plans for pixels in many]
-        probs = iter(float(p) for p in self.score_batch(np.stack(inputs) if inputs else np.zeros((0,))))
-        inputs_iter = iter(inputs)
-        for position, pixels, fields in plans:
-            scores = [next(probs) for _ in pixels]
-            kept = [next(inputs_iter) for _ in pixels]
+                continue
+            pixels, fields = plan
+            inputs = [np.asarray(resize_for_model(p, self.run.image_size)) for p in pixels]
+            shown = [_thumbnail(p) for p in pixels] if self.keep_inputs else []
+            plans.append((position, inputs, shown, fields))
+            del image, pixels
+        batch = [array for _, inputs, _, _ in plans for array in inputs]
+        probs = iter(float(p) for p in self.score_batch(np.stack(batch) if batch else np.zeros((0,))))
+        for position, inputs, shown, fields in plans:
+            scores = [next(probs) for _ in inputs]
             if fields["scored_on"] == ON_FACES:
                 for face, score in zip(fields["faces"], scores):
                     face.update(prob_fake=score, label=self.label_for(score))
@@ -203,7 +219,7 @@ class Predictor:
             verdict = self._verdict(items[position], status=SCORED, prob_fake=prob, label=self.label_for(prob),
                                     **fields)
             if self.keep_inputs:
-                verdict.inputs, verdict.crops = kept, pixels
+                verdict.inputs, verdict.crops = inputs, shown
             verdicts[position] = verdict
         return verdicts  # type: ignore[return-value]
 
