@@ -305,6 +305,9 @@ def serve(run: Run, host: str = "127.0.0.1", port: int = 8000, limits: Limits = 
     import uvicorn
 
     app = create_app(run, limits, faces=faces, rank_by=rank_by)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"deepfake-zoo serve: listening on {host}: anyone who can reach this address can upload files; "
+              "use the default 127.0.0.1 to keep it to this computer", flush=True)
     print(f"deepfake-zoo serve: model {run.name}; open http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
 

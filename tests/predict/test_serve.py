@@ -180,3 +180,20 @@ def test_a_video_is_recognised_by_its_bytes_and_answered(tiny_runs, private_tmp,
     assert (result["kind"], result["status"], result["frames_sampled"]) == ("video", "no_face", 8)
     assert "clip.png" == result["path"] and "deepfake-zoo-serve" not in answer.text
     assert list(private_tmp.iterdir()) == []
+
+
+def test_serve_flags_default_to_this_computer_and_check_the_port(capsys):
+    from deepfake_zoo.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "--model", "tiny"])
+    assert (args.host, args.port, args.model, args.faces) == ("127.0.0.1", 8000, "tiny", "auto")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--port", "70000"])
+    assert "65535" in capsys.readouterr().err
+
+
+def test_serve_without_a_model_says_how_to_train_one(tmp_path, capsys):
+    from deepfake_zoo.predict import serve_cli
+
+    assert serve_cli.main(["--runs", str(tmp_path / "runs")]) == 2
+    assert "make search" in capsys.readouterr().err
