@@ -2,11 +2,16 @@
 
 The model is the run under --runs with the highest --rank-by metric (roc_auc, as on the leaderboard), or --model NAME.
 Each input gets a label (real/fake), P(fake), the model used and its decision threshold, chosen on validation.
-Images are resized exactly as in training; videos are sampled at --frames evenly spaced frames, the largest face in
-each is cropped and scored, and the video's P(fake) is the mean over the frames with a face.
+Images are screened as `data` screens them (too many pixels or transparent pixels: skipped), then every face is
+found, cropped like the training crops and scored: one verdict per face (box, P(fake), label), and the image is fake
+when any face is (its P(fake) is the largest). --faces auto (default) scores an image that is already a tight face
+crop, or has no face, as a whole (with a note); --faces crop requires a face; --faces none resizes the whole image
+as before. Videos are sampled at --frames evenly spaced frames, the largest face in each is cropped and scored, and
+the video's P(fake) is the mean over the frames with a face. --explain DIR writes a Grad-CAM heatmap per face and an
+index.html summary into DIR.
 
-Exit status: 0 every input scored, 1 some input failed (unreadable, unsupported, undecodable, or a video without a
-face), 2 usage error or no usable model (train one with `make data` then `make search MODEL=cnn`).
+Exit status: 0 every input scored, 1 some input not scored (unreadable, unsupported, undecodable, skipped by
+screening, or no face), 2 usage error or no usable model (train one with `make data` then `make search MODEL=cnn`).
 """
 from __future__ import annotations
 
@@ -39,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="frames sampled evenly from each video (default: 16)")
     parser.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
                         help="images scored per model call (default: 32)")
+    parser.add_argument("--faces", choices=("auto", "crop", "none"), default="auto",
+                        help="auto: crop each face unless the image is already a face crop or has none (default); "
+                             "crop: require a face; none: score the whole image resized")
+    parser.add_argument("--explain", nargs="?", const="explain", default=None, metavar="DIR",
+                        help="write a Grad-CAM heatmap PNG per face and an index.html summary into DIR "
+                             "(default DIR: explain)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print a JSON report instead of a table")
     output.add_argument("--csv", action="store_true", help="print one CSV row per input instead of a table")
@@ -52,11 +63,17 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         chosen = choose_run(args.runs, model=args.model, rank_by=args.rank_by)
-        predictor = Predictor(chosen, batch_size=args.batch_size)
+        predictor = Predictor(chosen, batch_size=args.batch_size, faces=args.faces,
+                              keep_inputs=args.explain is not None)
     except ModelChoiceError as exc:
         print(f"deepfake-zoo predict: {exc}", file=sys.stderr)
         return 2
     verdicts = predictor.predict_paths(args.paths, frames=args.frames)
+    if args.explain is not None:
+        from deepfake_zoo.predict.explain import write_explanations
+
+        page = write_explanations(predictor, verdicts, args.explain)
+        print(f"explanations: {page}", file=sys.stderr)
     if args.json:
         print(report.to_json(verdicts, chosen, args.rank_by))
     elif args.csv:

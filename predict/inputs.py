@@ -33,6 +33,14 @@ def classify_file(path: Path) -> InputItem:
                                          f"({supported})")
 
 
+def _not_regular(path: Path) -> InputItem:
+    # Reading a FIFO blocks until a writer appears (forever, in a folder nobody writes to), and a device or socket
+    # is no image either: only regular files are read.
+    broken = path.is_symlink() and not path.exists()
+    what = "a broken link" if broken else "not a regular file (a FIFO, socket or device?)"
+    return InputItem(str(path), "error", f"{path} is {what}; give an image, video or folder")
+
+
 def collect_inputs(paths: list[str | Path]) -> list[InputItem]:
     """Expand files and folders (recursively, sorted, hidden files skipped) into items, in the order given.
 
@@ -55,12 +63,11 @@ def collect_inputs(paths: list[str | Path]) -> list[InputItem]:
             )
             if not files:
                 items.append(InputItem(str(path), "error", f"folder {path} holds no files; point at images or videos"))
-            items.extend(classify_file(file) for file in files)
+            items.extend(classify_file(file) if file.is_file() else _not_regular(file) for file in files)
         elif path.is_file():
             items.append(classify_file(path))
         elif path.exists():
-            items.append(InputItem(str(path), "error", f"{path} is neither a regular file nor a folder; give an image, "
-                                                       "video or folder"))
+            items.append(_not_regular(path))
         else:
             items.append(InputItem(str(path), "error", f"no such file or folder {path}; check the path"))
     return items

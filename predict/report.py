@@ -9,16 +9,26 @@ from deepfake_zoo.predict.models import Run
 from deepfake_zoo.predict.scoring import SCORED, Verdict
 
 # Order matters: scripts read these by name, people read them left to right.
+# New columns go at the end, so scripts reading the older ones by position keep working.
 CSV_COLUMNS = ("path", "kind", "status", "label", "prob_fake", "threshold", "model", "frames_sampled",
-               "frames_with_face", "frame_scores", "error")
-RESULT_KEYS = CSV_COLUMNS + ("frame_indices",)
+               "frames_with_face", "frame_scores", "error", "scored_on", "face_boxes", "face_scores", "note", "skip")
+RESULT_KEYS = ("path", "kind", "status", "label", "prob_fake", "threshold", "model", "frames_sampled",
+               "frames_with_face", "frame_scores", "error", "frame_indices", "scored_on", "faces", "note", "skip")
 REPORT_KEYS = ("model", "run_dir", "threshold", "image_size", "rank_by", "rank_value", "summary", "results")
-SUMMARY_KEYS = ("inputs", "scored", "fake", "real", "no_face", "failed")
+SUMMARY_KEYS = ("inputs", "scored", "fake", "real", "no_face", "failed", "skipped")
 
 
 def summarize(verdicts: list[Verdict]) -> dict:
-    """Counts: inputs, scored, fake, real, no_face (videos without a face) and failed (everything not scored)."""
+    """Counts: inputs, scored, fake, real, no_face, failed (everything not scored), and skipped by screening reason.
+
+    `skipped` counts, per datasets.screening reason (transparent, too_large, corrupt, ...), the images that were
+    not scored because `data` would not train on them either.
+    """
     scored = [v for v in verdicts if v.status == SCORED]
+    skipped: dict[str, int] = {}
+    for verdict in verdicts:
+        if verdict.skip:
+            skipped[verdict.skip] = skipped.get(verdict.skip, 0) + 1
     return {
         "inputs": len(verdicts),
         "scored": len(scored),
@@ -26,6 +36,7 @@ def summarize(verdicts: list[Verdict]) -> dict:
         "real": sum(v.label == "real" for v in scored),
         "no_face": sum(v.status == "no_face" for v in verdicts),
         "failed": len(verdicts) - len(scored),
+        "skipped": dict(sorted(skipped.items())),
     }
 
 
@@ -44,12 +55,16 @@ def result_record(verdict: Verdict) -> dict:
         "frame_scores": verdict.frame_scores,
         "error": verdict.error,
         "frame_indices": verdict.frame_indices,
+        "scored_on": verdict.scored_on,
+        "faces": verdict.faces,
+        "note": verdict.note,
+        "skip": verdict.skip,
     }
 
 
-def to_json(verdicts: list[Verdict], run: Run, rank_by: str) -> str:
-    """The whole report as indented JSON: the run used, a summary, and one record per input under "results"."""
-    report = {
+def report_dict(verdicts: list[Verdict], run: Run, rank_by: str) -> dict:
+    """The whole report with REPORT_KEYS: the run used, a summary, and one record per input under "results"."""
+    return {
         "model": run.name,
         "run_dir": str(run.path),
         "threshold": run.threshold,
@@ -59,11 +74,19 @@ def to_json(verdicts: list[Verdict], run: Run, rank_by: str) -> str:
         "summary": summarize(verdicts),
         "results": [result_record(v) for v in verdicts],
     }
-    return json.dumps(report, indent=2)
+
+
+def to_json(verdicts: list[Verdict], run: Run, rank_by: str) -> str:
+    """The whole report (report_dict) as indented JSON."""
+    return json.dumps(report_dict(verdicts, run, rank_by), indent=2)
 
 
 def to_csv(verdicts: list[Verdict]) -> str:
-    """One CSV row per input with CSV_COLUMNS; frame_scores is ";"-separated, empty cells where nothing applies."""
+    """One CSV row per input with CSV_COLUMNS; empty cells where nothing applies.
+
+    frame_scores and face_scores are ";"-separated; face_boxes is ";"-separated "x y width height" boxes in the
+    order of face_scores.
+    """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -72,6 +95,10 @@ def to_csv(verdicts: list[Verdict]) -> str:
         record.pop("frame_indices")
         scores = record["frame_scores"]
         record["frame_scores"] = None if scores is None else ";".join(repr(score) for score in scores)
+        faces = record.pop("faces") or []
+        record["face_boxes"] = ";".join(" ".join(str(v) for v in face["box"]) for face in faces) or None
+        record["face_scores"] = ";".join(repr(face["prob_fake"]) for face in faces
+                                         if face["prob_fake"] is not None) or None
         writer.writerow({key: "" if value is None else value for key, value in record.items()})
     return buffer.getvalue()
 
@@ -80,13 +107,18 @@ def _row(verdict: Verdict) -> list[str]:
     faces = "-"
     if verdict.frames_sampled is not None:
         faces = f"{verdict.frames_with_face}/{verdict.frames_sampled}"
+    elif verdict.faces is not None:
+        faces = str(len(verdict.faces)) if verdict.faces or verdict.status != SCORED else "none"
     if verdict.status == SCORED:
         label = verdict.label.upper() if verdict.label == "fake" else verdict.label
         prob = f"{verdict.prob_fake:.3f}"
     else:
-        label = "no face" if verdict.status == "no_face" else "ERROR"
+        label = {"no_face": "no face", "skipped": "skipped"}.get(verdict.status, "ERROR")
         prob = "-"
     detail = verdict.path if verdict.error is None else f"{verdict.path}: {verdict.error}"
+    if verdict.status == SCORED and verdict.scored_on == "faces" and len(verdict.faces) > 1:
+        detail += " [" + ", ".join(f"face at {f['box'][0]},{f['box'][1]}: {f['prob_fake']:.3f}"
+                                   for f in verdict.faces) + "]"
     return [label, prob, f"{verdict.threshold:.3f}", verdict.model, faces, detail]
 
 
@@ -102,7 +134,15 @@ def to_table(verdicts: list[Verdict], run: Run, rank_by: str) -> str:
     for row in [header, *rows]:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
     counts = summarize(verdicts)
-    lines.append(f"{counts['inputs']} input(s): {counts['scored']} scored ({counts['fake']} fake, {counts['real']} "
-                 f"real), {counts['failed']} not scored" + (f" ({counts['no_face']} without a face)"
-                                                            if counts["no_face"] else ""))
+    whole = sum(v.status == SCORED and v.faces == [] and v.scored_on == "whole_image" for v in verdicts)
+    if whole and any(v.note for v in verdicts):
+        lines.append(f"faces 'none': no face was found in {whole} image(s), so each was scored whole; the model was "
+                     "trained on face crops, so treat those verdicts with care")
+    tally = (f"{counts['inputs']} input(s): {counts['scored']} scored ({counts['fake']} fake, {counts['real']} real), "
+             f"{counts['failed']} not scored")
+    if counts["no_face"]:
+        tally += f" ({counts['no_face']} without a face)"
+    if counts["skipped"]:
+        tally += "; skipped as `data` would: " + ", ".join(f"{n} {why}" for why, n in counts["skipped"].items())
+    lines.append(tally)
     return "\n".join(lines)

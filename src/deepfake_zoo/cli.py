@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "search": ("deepfake_zoo.search.cli", "run an Optuna (or Keras Tuner) hyperparameter search per model; results in runs/<model>/"),
     "leaderboard": ("deepfake_zoo.leaderboard.cli", "render leaderboard/index.html from the results under runs/"),
     "predict": ("deepfake_zoo.predict.cli", "say whether images, folders or videos are deepfaked, with the best (or a named) model"),
+    "serve": ("deepfake_zoo.predict.serve_cli", "serve a local web page (and JSON API) that says whether a dropped image or video is deepfaked"),
     "bench": ("deepfake_zoo.search.bench_cli", "measure the feature cache, input pipeline and memory; writes bench/results.json"),
 }
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from predict_fixtures import blank_wall_video, paste_face_video, write_tiny_run
+
 TRAIN_PER_LABEL = 24
 HELD_OUT_PER_LABEL = 3
 
@@ -102,31 +104,9 @@ def blank_video(tmp_path_factory) -> Path:
     return path
 
 
-def paste_face_video(path: Path, face_file: Path, frames: int = 12, size=(320, 240)) -> None:
-    """Write an MJPG video of a face crop scaled to 128 px, moving a little each frame over a textured background."""
-    import cv2
-
-    width, height = size
-    face = cv2.resize(cv2.imread(str(face_file)), (128, 128), interpolation=cv2.INTER_AREA)
-    rng = np.random.default_rng(0)
-    background = cv2.GaussianBlur(rng.integers(60, 200, (height, width, 3), dtype=np.uint8), (0, 0), 6)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
-    for i in range(frames):
-        left, top = 20 + 12 * i, 40 + 4 * (i % 5)
-        frame = background.copy()
-        frame[top:top + 128, left:left + 128] = face
-        writer.write(frame)
-    writer.release()
-
-
-def blank_wall_video(path: Path, frames: int = 8, size=(320, 240)) -> None:
-    """Write an MJPG video of a flat beige wall with faint noise: nothing face-like anywhere."""
-    import cv2
-
-    width, height = size
-    rng = np.random.default_rng(1)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
-    for _ in range(frames):
-        wall = np.full((height, width, 3), (170, 190, 205), dtype=np.int16) + rng.integers(-3, 4, (height, width, 3))
-        writer.write(np.clip(wall, 0, 255).astype(np.uint8))
-    writer.release()
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory) -> Path:
+    """runs/ with one untrained tiny CNN `tiny` (32 px, threshold 0.5): loads in a second, needs no data."""
+    runs_dir = tmp_path_factory.mktemp("tiny") / "runs"
+    write_tiny_run(runs_dir)
+    return runs_dir

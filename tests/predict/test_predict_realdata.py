@@ -82,11 +82,11 @@ def test_json_schema_is_stable(trained_runs, face_crops, capsys, tmp_path):
     assert set(report) == {"model", "run_dir", "threshold", "image_size", "rank_by", "rank_value", "summary",
                            "results"}
     assert report["summary"] == {"inputs": 2, "scored": 1, "fake": report["summary"]["fake"],
-                                 "real": report["summary"]["real"], "no_face": 0, "failed": 1}
+                                 "real": report["summary"]["real"], "no_face": 0, "failed": 1, "skipped": {}}
     assert report["summary"]["fake"] + report["summary"]["real"] == 1
     assert (report["rank_by"], report["rank_value"]) == ("roc_auc", 0.71)
     keys = {"path", "kind", "status", "label", "prob_fake", "threshold", "model", "frames_sampled",
-            "frames_with_face", "frame_scores", "frame_indices", "error"}
+            "frames_with_face", "frame_scores", "frame_indices", "error", "scored_on", "faces", "note", "skip"}
     assert all(set(r) == keys for r in report["results"])
     assert report["results"][1]["status"] == "error" and report["results"][1]["label"] is None
 
@@ -96,7 +96,7 @@ def test_csv_schema_is_stable(trained_runs, face_crops, capsys):
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert out.splitlines()[0] == ("path,kind,status,label,prob_fake,threshold,model,frames_sampled,"
-                                   "frames_with_face,frame_scores,error")
+                                   "frames_with_face,frame_scores,error,scored_on,face_boxes,face_scores,note,skip")
     assert len(rows) == 3
     threshold = metrics_of(trained_runs, "tiny_64")["threshold"]
     for row in rows:
