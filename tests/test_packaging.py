@@ -66,7 +66,9 @@ def test_install_beside_another_datasets_and_uninstall_leaves_it(tmp_path):
     installed = {p.name for p in site.iterdir() if not p.name.endswith((".dist-info", ".pth")) and p.name != "__pycache__"}
     assert "deepfake_zoo" in installed and not installed & {"zoo", "search", "leaderboard", "predict"}
     # The page's templates and static files are package data: a page rendered from the wheel needs them.
-    assert (site / "deepfake_zoo" / "leaderboard" / "templates").is_dir()
+    for room, name in (("leaderboard", "templates/page.html"), ("predict", "templates/serve.html"),
+                       ("predict", "static/serve.js")):
+        assert (site / "deepfake_zoo" / room / name).is_file(), name
     check = textwrap.dedent(f"""
         import datasets, datasets.arrow
         assert datasets.MARKER == "not deepfake-zoo" and datasets.arrow.load() == 42, datasets.__file__
