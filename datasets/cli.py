@@ -63,10 +63,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         # build_manifest swaps its outputs in only at the very end, all together, so an interrupt before that
-        # replaced nothing; images converted so far are content-addressed and reused by the next build.
+        # replaced nothing; images converted or cropped so far are content-addressed and reused by the next build.
         print(f"deepfake-zoo data: interrupted; {args.manifest} and its reports were not replaced (any previous ones "
-              "are kept as they were, and images converted or cropped so far are reused); run the same command again to build",
-              file=sys.stderr)
+              "are kept as they were, and images converted or cropped so far are reused); run the same command again "
+              "to build", file=sys.stderr)
         return 130
     try:
         print(report.to_text(), end="")
