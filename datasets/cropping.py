@@ -23,6 +23,7 @@ from PIL import Image
 
 from deepfake_zoo import atomic
 from deepfake_zoo.datasets import faces
+from deepfake_zoo.progress import track
 
 FACES_DIR = "faces"
 # Enough images to tell a folder of face crops from a folder of photos (they differ in every image, not a few),
@@ -155,12 +156,19 @@ def crop_sources(df: pd.DataFrame, mode: str, folder: str | Path, seed: int, ski
         info = SourceFaces(cropped=True)
         runs_before = cache.detections
         if mode == "auto":
-            sample = _sample(rows, seed, source)
-            found = [cache.detect(row.sha256, row.path) for row in sample.itertuples(index=False)]
+            found = []
+            for row in _sample(rows, seed, source).itertuples(index=False):
+                try:
+                    found.append(cache.detect(row.sha256, row.path))
+                except DecodeError:
+                    continue  # not a vote either way; the cropping pass below counts it as corrupt if it runs
             info.sampled, info.tight = len(found), sum(d.tight for d in found)
             info.cropped = 2 * info.tight < info.sampled
         summary[source] = info
-        for index, row in zip(rows.index, rows.itertuples(index=False)) if info.cropped else ():
+        # Sequential on purpose: TensorFlow's intra-op threads already give one detection every core, and rebuilds read
+        # the cache.
+        pairs = zip(rows.index, rows.itertuples(index=False)) if info.cropped else iter(())
+        for index, row in track(pairs, len(rows) if info.cropped else 0, f"face crops ({source})"):
             try:
                 crop, width, height = cache.crop(row.sha256, row.path)
             except DecodeError:

@@ -131,6 +131,16 @@ def test_auto_crops_only_the_sources_that_are_not_face_crops_and_says_its_rule(f
     assert AUTO_RULE in text and "crops: already face crops (4/4 sampled images tight), used whole" in text
 
 
+def test_crops_made_with_other_framing_are_not_reused(face_data, tmp_path, detector, monkeypatch):
+    manifest = tmp_path / "build" / "splits.csv"
+    build_manifest(face_data / "photos", manifest, cap_per_class=0, faces="crop")
+    assert detector.calls == 7
+    monkeypatch.setattr(faces, "CROP_SCALE", 0.5)
+    build_manifest(face_data / "photos", manifest, cap_per_class=0, faces="crop")
+    assert detector.calls == 14
+    assert set(load_manifest(manifest)["width"]) == {round(0.5 * PATCH)}
+
+
 def test_faces_option_reaches_the_build_from_the_cli_and_the_api(face_data, tmp_path, detector, capsys):
     parser = __import__("argparse").ArgumentParser()
     cli.add_arguments(parser)
