@@ -8,6 +8,8 @@
 - `datasets.screening`: `screen_image`, the one rule for which files are usable (pixel limit, transparency, FIFOs,
   ...) that `data` and `predict` share; `SKIP_REASONS`, `MAX_PIXELS`.
 - `datasets.images`: the one decode/resize path shared with `predict`.
+- `datasets.faces`: the one face step (MTCNN, crop framed like the training crops) shared with `predict`;
+  `datasets.cropping`: `crop_sources`, `FaceCropCache`, the `data --faces crop|auto` step that uses it.
 - `datasets.demo`: `make_demo_dataset`, the synthetic data used when no dataset is given, and its `SYNTHETIC_MARKER`.
 - `datasets.kaggle`: `download_kaggle`, used by `make data KAGGLE=1`.
 """

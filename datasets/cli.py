@@ -3,6 +3,9 @@
 --data may be one dataset or a folder holding several (faces_224/ + metadata.csv, or Dataset/{Train,Validation,Test}/
 {Real,Fake}/, or a plain {Real,Fake}/ folder). Without --data a small synthetic demo dataset is generated under
 build/demo-data/ and used, and the report says so. --kaggle first downloads both Kaggle datasets into --data.
+--faces crop replaces every image by its largest face cropped like the training crops (build/faces/, cached by
+content; images without a face are counted skips); --faces auto does that only for sources that are not already
+face crops; --faces none (default) uses every image whole.
 """
 from __future__ import annotations
 
@@ -24,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="validation share for sources without their own split (default: %(default)s)")
     parser.add_argument("--test-fraction", type=float, default=0.15,
                         help="test share for sources without their own split (default: %(default)s)")
+    parser.add_argument("--faces", choices=("none", "crop", "auto"), default="none",
+                        help="crop: train on the largest face of every image, cropped like the training crops "
+                             "(images without a face are skipped); auto: only for sources that are not already face "
+                             "crops; none: every image whole (default: %(default)s)")
     parser.add_argument("--kaggle", action="store_true",
                         help=f"download dagnelies/deepfake-faces and manjilkarki/deepfake-and-real-images into "
                              f"--data (default {DEFAULT_KAGGLE_DIR}/) with kagglehub first")
@@ -32,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Download (with --kaggle), build the manifest, print the report; 1 with one sentence on stderr on failure."""
     from deepfake_zoo.datasets.audit import LeakageError
+    from deepfake_zoo.datasets.faces import DetectorUnavailableError
     from deepfake_zoo.datasets.kaggle import KaggleDownloadError, download_kaggle
     from deepfake_zoo.datasets.layouts import DataLayoutError
     from deepfake_zoo.datasets.manifest import build_manifest
@@ -43,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
             for folder in download_kaggle(data):
                 print(f"kaggle: {folder} ready")
         report = build_manifest(data, args.manifest, seed=args.seed, cap_per_class=args.cap_per_class,
-                                val_fraction=args.val_fraction, test_fraction=args.test_fraction)
+                                val_fraction=args.val_fraction, test_fraction=args.test_fraction, faces=args.faces)
+    except DetectorUnavailableError as exc:
+        print(f"deepfake-zoo data: {exc} (or pass --faces none)", file=sys.stderr)
+        return 1
     except (DataLayoutError, KaggleDownloadError, FileExistsError, ValueError) as exc:
         print(f"deepfake-zoo data: {exc}", file=sys.stderr)
         return 1
@@ -52,10 +63,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         # build_manifest swaps its outputs in only at the very end, all together, so an interrupt before that
-        # replaced nothing; images converted so far are content-addressed and reused by the next build.
+        # replaced nothing; images converted or cropped so far are content-addressed and reused by the next build.
         print(f"deepfake-zoo data: interrupted; {args.manifest} and its reports were not replaced (any previous ones "
-              "are kept as they were, and images converted so far are reused); run the same command again to build",
-              file=sys.stderr)
+              "are kept as they were, and images converted or cropped so far are reused); run the same command again "
+              "to build", file=sys.stderr)
         return 130
     try:
         print(report.to_text(), end="")

@@ -10,6 +10,9 @@ How a build decides (in this order, all seeded and independent of file-system li
    others are dropped as `duplicate_across_splits`. So the audit passes on real data without moving files between
    splits.
 4. The optional cap (`cap_per_class`, the notebook's 16,000) draws rows at random per source and class, seeded.
+   Then, with `faces` "crop" or "auto", each kept row of a photo source points at its face crop under `faces/`
+   (`datasets.cropping`; only the kept rows, so the detector never runs on images the cap drops); rows without a
+   face are dropped as `no_face`. Rows keep their original's sha256 and group, so what follows is unchanged.
 5. Union-find over (group, sha256) links: rows sharing a group or a hash form one component, whose name becomes the
    `group` column. A component touching a pre-split row takes that split (on a conflict, the majority split wins
    and rows fixed elsewhere are dropped as `linked_across_splits`); the others are split by component, per source
@@ -28,6 +31,7 @@ import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +40,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from deepfake_zoo.datasets.audit import SPLITS, audit_leakage
+from deepfake_zoo.datasets.cropping import AUTO_RULE, FACES_DIR, crop_sources
 from deepfake_zoo.datasets.demo import SYNTHETIC_MARKER, make_demo_dataset
+from deepfake_zoo.datasets.faces import FACE_MODES
 from deepfake_zoo.datasets.layouts import discover, read_source
 from deepfake_zoo.datasets.report import BuildReport
 from deepfake_zoo.datasets.screening import screen_image
@@ -224,14 +230,18 @@ def _rel(path: str, root: Path) -> str:
 
 def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits.csv", seed: int = 0,
                    cap_per_class: int = 16000, val_fraction: float = 0.15,
-                   test_fraction: float = 0.15) -> BuildReport:
+                   test_fraction: float = 0.15, faces: str = "none") -> BuildReport:
     """Build the split manifest from every dataset under `data` and write it with report.json/report.txt beside it.
 
     `data=None` generates the synthetic demo dataset under `<manifest folder>/demo-data/demo` and uses it (the report
-    says so). Conversions go to `<manifest folder>/converted/`. `cap_per_class=0` disables the cap. The same files,
-    seed and arguments give the same manifest, byte for byte.
+    says so). Conversions go to `<manifest folder>/converted/`. `cap_per_class=0` disables the cap. `faces`: "none"
+    uses every image whole; "crop" replaces each row's image by its largest face cropped like the training crops
+    (under `<manifest folder>/faces/`, cached by content) and skips images without a face; "auto" does that only
+    for sources that are not already face crops (`datasets.cropping.AUTO_RULE`). The same files, seed and arguments
+    give the same manifest, byte for byte.
     Raises `datasets.layouts.DataLayoutError` for a missing/empty folder or an unknown layout, ValueError for bad
-    fractions, and `datasets.audit.LeakageError` if the result leaks (which would be a bug here).
+    fractions or face mode, `datasets.faces.DetectorUnavailableError` when cropping needs the missing `mtcnn`, and
+    `datasets.audit.LeakageError` if the result leaks (which would be a bug here).
 
     >>> report = build_manifest("/data", "build/splits.csv", seed=0)  # doctest: +SKIP
     >>> report.counts["deepfake-faces"]["test"]  # doctest: +SKIP
@@ -244,6 +254,8 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
     if int(seed) < 0 or int(cap_per_class) < 0:
         raise ValueError(f"seed {seed} and cap_per_class {cap_per_class} must be non-negative: e.g. --seed 0 "
                          "--cap-per-class 16000 (0 = no cap)")
+    if faces not in FACE_MODES:
+        raise ValueError(f"unknown face mode {faces!r}: use one of {', '.join(FACE_MODES)} (e.g. --faces crop)")
     manifest = Path(manifest).absolute()
     out_dir = manifest.parent
     outputs = [manifest, out_dir / "report.json", out_dir / "report.txt"]
@@ -283,6 +295,7 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
     df = _drop(df, conflicting, "conflicting_labels", skips)
     df = _resolve_given_splits(df, skips)
     df, capped = _cap(df.reset_index(drop=True), cap_per_class, seed)
+    df, face_summary = crop_sources(df, faces, out_dir / FACES_DIR, seed, skips)
     if df.empty:
         raise ValueError(f"no usable image left in {data} after screening (skips: "
                          f"{pd.Series([s[1] for s in skips]).value_counts().to_dict()}): check the files")
@@ -309,6 +322,9 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
         if len(shown) < MAX_EXAMPLES:
             shown.append(_rel(path, data))
     report.converted = converted
+    report.faces = faces
+    report.faces_rule = AUTO_RULE if faces == "auto" else ""
+    report.face_sources = {source: asdict(info) for source, info in face_summary.items()}
     report.capped = capped
     prefix = str(data) + os.sep
     report.duplicates = [line.replace(prefix, "") for line in duplicates]

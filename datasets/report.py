@@ -19,6 +19,9 @@ class BuildReport:
     `counts[source][split]["real"|"fake"]` are manifest rows; `skipped[source][reason]` and
     `converted[source][kind]` count files (reasons are `datasets.screening.SKIP_REASONS` / `CONVERSIONS` keys);
     `capped[source][label]` counts rows dropped by the per-class cap; `examples[reason]` holds a few paths.
+    `faces` is the face mode ("none", "crop", "auto"); `face_sources[source]` says whether that source was cropped
+    and counts its crops, no-face skips and detector runs (`datasets.cropping.SourceFaces`); `faces_rule` is the
+    auto rule, empty unless `faces` is "auto".
     """
 
     manifest: str
@@ -35,6 +38,9 @@ class BuildReport:
     skipped: dict[str, dict[str, int]] = field(default_factory=dict)
     converted: dict[str, dict[str, int]] = field(default_factory=dict)
     capped: dict[str, dict[str, int]] = field(default_factory=dict)
+    faces: str = "none"
+    faces_rule: str = ""
+    face_sources: dict[str, dict] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
     duplicate_sets: int = 0
     duplicate_files: int = 0
@@ -88,6 +94,7 @@ class BuildReport:
         for kind, text in CONVERSIONS.items():
             if conversions.get(kind):
                 lines.append(f"  {conversions[kind]:>6}  {kind}: {text}")
+        lines += self._faces_lines()
         capped = sum(sum(v.values()) for v in self.capped.values())
         lines.append(f"dropped by the per-class cap (random, seed {self.seed}): {capped}")
         for source, per_label in self.capped.items():
@@ -104,6 +111,23 @@ class BuildReport:
         if self.data_is_synthetic:
             lines += ["", SYNTHETIC_NOTE]
         return "\n".join(lines) + "\n"
+
+    def _faces_lines(self) -> list[str]:
+        if self.faces == "none":
+            return ["--faces none: every image is used whole (pass --faces crop or auto for photos that are not face "
+                    "crops)"]
+        folder = Path(self.manifest).parent / "faces"
+        lines = [f"--faces {self.faces}: face crops (largest face, framed like the training crops) under {folder}/"]
+        if self.faces_rule:
+            lines.append(f"  rule: {self.faces_rule}")
+        for source, info in sorted(self.face_sources.items()):
+            sample = f" ({info['tight']}/{info['sampled']} sampled images tight)" if info.get("sampled") else ""
+            if not info["cropped"]:
+                lines.append(f"  {source}: already face crops{sample}, used whole")
+                continue
+            lines.append(f"  {source}: cropped {info['crops']}{sample}, {info['no_face']} no-face skips, "
+                         f"detector run on {info['detected']} (the rest from the cache)")
+        return lines
 
     def to_json(self) -> str:
         """What report.json holds: every field, keys sorted, so equal builds give equal files."""

@@ -42,6 +42,7 @@ SKIP_REASONS = {
     "conflicting_labels": "byte-identical files carry different labels: all copies dropped",
     "duplicate_across_splits": "byte-identical copy of a file kept in another split of a pre-split source",
     "linked_across_splits": "its group is tied to files fixed in another split of a pre-split source",
+    "no_face": "the face detector found no face to crop (--faces crop or auto)",
 }
 
 # Conversions (keys in the report): each is lossless for a face detector, which sees 8-bit RGB.
