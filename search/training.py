@@ -47,8 +47,10 @@ class Fitted:
 class Task:
     """One zoo entry on one split manifest: builds models from hyperparameters, trains an epoch, predicts a split."""
 
-    def __init__(self, entry, frame: pd.DataFrame, image_size: int, weights: str, batch_size: int, seed: int):
+    def __init__(self, entry, frame: pd.DataFrame, image_size: int, weights: str, batch_size: int, seed: int,
+                 xla: bool = False):
         self.entry = entry
+        self.xla = xla
         self.frames = {s: frame[frame["split"] == s].reset_index(drop=True) for s in SPLITS}
         for split, part in self.frames.items():
             if part.empty:
@@ -79,6 +81,14 @@ class Task:
 
     def end_fit(self) -> None:
         """Let go of whatever training one model traced, so the next trial's reset can free it."""
+
+    def feature_extractor(self) -> keras.Model | None:
+        """The frozen backbone whose features a cached task trains on (None: this task trains on images)."""
+        return None
+
+    def cache_counts(self) -> dict | None:
+        """Feature-cache hits and misses so far, for metrics.json (None: this task has no cache)."""
+        return None
 
     def preload(self) -> str | None:
         """Load what every trial will need before the first one; returns what was done, for the log (None: nothing)."""
@@ -124,6 +134,8 @@ class ImageTask(Task):
     def build(self, hp: dict) -> keras.Model:
         model = self.entry.build(hp, image_size=self.image_size, weights=self.weights)
         zoo.compile_model(model, hp)
+        # Explicit either way: Keras's "auto" would turn XLA on by itself on a GPU; here it is an opt-in (--xla).
+        model.jit_compile = self.xla
         return model
 
     def _data(self, split: str, augment: str = "none", seed: int = 0):
@@ -153,8 +165,9 @@ class FrozenTask(Task):
     trials read it in place and add no copy of their own.
     """
 
-    def __init__(self, entry, frame, image_size, weights, batch_size, seed, cache_dir: str | Path, views: int):
-        super().__init__(entry, frame, image_size, weights, batch_size, seed)
+    def __init__(self, entry, frame, image_size, weights, batch_size, seed, cache_dir: str | Path, views: int,
+                 xla: bool = False):
+        super().__init__(entry, frame, image_size, weights, batch_size, seed, xla)
         self.extractor = entry.build_feature_extractor(image_size=image_size, weights=weights)
         self.cache = FeatureCache(Path(cache_dir), entry.name, image_size, self.extractor)
         self.views = views
@@ -191,6 +204,12 @@ class FrozenTask(Task):
                  for policy in self.policies() for view in range(self.views_for(policy))}
         return sorted(views, key=lambda v: (v[1], v[0]))
 
+    def feature_extractor(self) -> keras.Model:
+        return self.extractor
+
+    def cache_counts(self) -> dict:
+        return {"hits": self.cache.hits, "misses": self.cache.misses}
+
     def preload(self) -> str:
         """Load (computing once, on a cold cache) every view any trial can ask for, so no trial pays for one."""
         for split in ("val", "test"):
@@ -216,7 +235,7 @@ class FrozenTask(Task):
         # Each epoch sees one view, clean or augmented in turn, at the cost of a dictionary lookup.
         x = self.features("train", augment, epoch % self.views_for(augment))
         if self._epoch_fn is None or self._epoch_fn[0] is not model:
-            self._epoch_fn = (model, head_epoch_function(model))
+            self._epoch_fn = (model, head_epoch_function(model, jit_compile=self.xla))
         loss = self._epoch_fn[1](x, self._train_labels, tf.constant(self.batch_for(int(x.shape[0])), tf.int32),
                                  tf.constant([self.seed, epoch], tf.int32))
         return float(loss)
@@ -239,7 +258,7 @@ class FrozenTask(Task):
         return 0
 
 
-def head_epoch_function(model: keras.Model) -> Callable:
+def head_epoch_function(model: keras.Model, jit_compile: bool = False) -> Callable:
     """One epoch of a compiled model's optimizer and loss over in-memory tensors, as one traced TensorFlow function.
 
     `fit` pays Python and input-pipeline overhead on every step; for a head on cached vectors a step is so cheap that
@@ -254,7 +273,7 @@ def head_epoch_function(model: keras.Model) -> Callable:
     if not optimizer.built:
         optimizer.build(variables)  # slots must exist before tracing: a tf.function may not create variables later
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def run(x, y, batch, seed):
         n = tf.shape(x)[0]
         order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=seed)
@@ -266,7 +285,9 @@ def head_epoch_function(model: keras.Model) -> Callable:
                 loss = loss_fn(tf.gather(y, rows)[:, None], model(tf.gather(x, rows), training=True))
                 if model.losses:
                     loss += tf.add_n(model.losses)
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            # scale_loss is the identity in float32 and the loss scale under mixed precision's LossScaleOptimizer.
+            grads = tape.gradient(optimizer.scale_loss(loss), variables)
+            optimizer.apply_gradients(zip(grads, variables))
             total += loss
         return total / tf.cast(steps, tf.float32)
 
@@ -277,8 +298,8 @@ def make_task(entry, frame: pd.DataFrame, image_size: int, weights: str, config)
     """A feature-cached task for frozen backbones, an image task for everything that trains its convolutions."""
     if entry.frozen:
         return FrozenTask(entry, frame, image_size, weights, config.batch_size, config.seed,
-                          config.cache_dir, config.augment_views)
-    return ImageTask(entry, frame, image_size, weights, config.batch_size, config.seed)
+                          config.cache_dir, config.augment_views, xla=config.xla)
+    return ImageTask(entry, frame, image_size, weights, config.batch_size, config.seed, xla=config.xla)
 
 
 def first_images(frame: pd.DataFrame, image_size: int, n: int) -> np.ndarray:
