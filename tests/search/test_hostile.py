@@ -119,8 +119,11 @@ def test_a_trial_of_a_killed_worker_is_marked_failed_on_resume(config_for):
 def test_two_studies_of_one_model_keep_their_own_checkpoints(config_for):
     first = config_for(model="tiny_search_frozen", trials=1, epochs=1)
     run_model_search("tiny_search_frozen", first, **QUIET)
+    kept = {p: p.read_bytes() for p in first.runs_dir.rglob("*.keras") if p.name != "model.keras"}
+    assert kept
     other = config_for(model="tiny_search_frozen", trials=2, epochs=1, image_size=48, study="tiny48")
     run_model_search("tiny_search_frozen", other, **QUIET)
+    assert {p: p.read_bytes() for p in kept if p.is_file()} == kept
     # The first study, run again, finalises from its own 32px checkpoint (a 48px one would not fit its features).
     again = run_model_search("tiny_search_frozen", first, **QUIET)
     assert again["image_size"] == 32 and again["study_name"] == "tiny_search_frozen"
