@@ -24,12 +24,12 @@ STATES = {"COMPLETED": "COMPLETE", "STOPPED": "PRUNED", "INVALID": "FAIL", "FAIL
 class ZooTuner(kt.Tuner):
     """Runs each Keras Tuner trial through the project's own training loop instead of a bare `model.fit`."""
 
-    def __init__(self, search: ModelSearch, **kwargs):
-        self.search = search
+    def __init__(self, model_search: ModelSearch, **kwargs):
+        self.model_search = model_search  # not `search`: that is the Tuner's own method
         super().__init__(**kwargs)
 
     def run_trial(self, trial, *args, **kwargs):
-        search, config = self.search, self.search.config
+        search, config = self.model_search, self.model_search.config
         started = time.perf_counter()
         hp = kerastuner_values(trial.hyperparameters, search.entry.search_space)
         epochs = int(trial.hyperparameters.values.get("tuner/epochs", config.epochs))
