@@ -48,6 +48,11 @@ def run(args: argparse.Namespace) -> int:
 
     values = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("command", "config")}
     config = make_config(values, args.config)
+    if config.engine == "optuna" and not config.dry_run:
+        from deepfake_zoo.search.storage import open_storage
+
+        # Before the manifest is (re)built: a wrong URL or a silent database is one line, at once, not after it.
+        open_storage(config.storage_url(), config.heartbeat)
     try:
         _ensure_manifest(config)
         if config.engine == "kerastuner":
@@ -57,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
         run_search(config)
     except KeyboardInterrupt as interrupt:
         # Ctrl-C is a normal way to stop a long search: one line saying what survives, and the shell's code 130.
-        message = str(interrupt) or ("interrupted before the first trial finished; finished results under "
-                                     f"{config.runs}/ are kept; run the same command again to resume")
+        message = str(interrupt) or (f"interrupted; finished trials stay in their study and finished results in "
+                                     f"{config.runs}/; run the same command again to resume")
         print(f"deepfake-zoo search: {message}", file=sys.stderr)
         return 130
     return 0

@@ -1,18 +1,21 @@
 """The folders a search writes: runs/<model>/ switches from one complete result to the next in one step.
 
-A result is written whole into runs/.staging/<model>-XXXX/, then swapped with runs/<model>/ by renames, so a reader
+A result is written whole into runs/.staging/<model>@XXXX/, then swapped with runs/<model>/ by renames, so a reader
 (predict, the leaderboard) sees the old result or the new one, never a new model.keras beside an old metrics.json.
 A study's own working files (its trial checkpoints) live apart, in runs/_studies/<model>/<study>/, so no study ever
 touches another's files and the swap never carries them.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
+import fcntl
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 STAGING_DIR = ".staging"  # hidden: the leaderboard skips it, and predict finds no model.keras directly in it
 STUDIES_DIR = "_studies"
@@ -24,20 +27,40 @@ def study_dir(runs_dir: Path, model: str, study: str) -> Path:
     return Path(runs_dir) / STUDIES_DIR / model / study
 
 
-def staging_dir(runs_dir: Path, model: str) -> Path:
-    """A fresh, empty folder beside runs/<model>/ (same file system, so it can be renamed into place)."""
+@contextlib.contextmanager
+def publishing(runs_dir: Path, model: str) -> Iterator[Path]:
+    """A fresh folder beside runs/<model>/ to write a complete result into; when the block ends cleanly it becomes
+    runs/<model>/ in one step, and when it raises the previous result is left as it was.
+
+    Workers publishing the same model take turns (a file lock), so tidying what a killed one left never removes a
+    live one's folder.
+    """
     parent = Path(runs_dir) / STAGING_DIR
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{model}-", dir=parent))
+    with open(parent / f"{model}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            recover(runs_dir, model)
+            staging = Path(tempfile.mkdtemp(prefix=f"{model}@", dir=parent))
+            try:
+                yield staging
+                os.chmod(staging, 0o755)  # mkdtemp makes it private; results are meant to be read by others
+                swap_in(staging, Path(runs_dir) / model)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def recover(runs_dir: Path, model: str) -> None:
-    """Tidy what a killed swap left: an old result set aside is put back if no result took its place; the rest goes."""
+    """Tidy what a killed swap left: an old result set aside is put back if no result took its place; the rest goes.
+
+    Call it holding the model's publishing lock."""
     parent = Path(runs_dir) / STAGING_DIR
     target = Path(runs_dir) / model
     if not parent.is_dir():
         return
-    for leftover in sorted(parent.glob(f"{model}-*")):
+    for leftover in sorted(parent.glob(f"{model}@*")):
         if leftover.name.endswith(".old") and not target.exists():
             os.rename(leftover, target)
         else:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import sys
 import time
@@ -273,9 +272,7 @@ class ModelSearch:
         val_scores = task.predict(model, "val")
         test_scores = task.predict(model, "test")
         exported = task.export(model)
-        rundir.recover(config.runs_dir, self.name)
-        staging = rundir.staging_dir(config.runs_dir, self.name)
-        try:
+        with rundir.publishing(config.runs_dir, self.name) as staging:
             model_path = staging / "model.keras"
             exported.save(model_path)
             _check_export(model_path, task, test_scores)
@@ -284,11 +281,6 @@ class ModelSearch:
             metrics = write_results(staging, info=info, val_frame=task.frames["val"], val_scores=val_scores,
                                     test_frame=task.frames["test"], test_scores=test_scores, trials=records,
                                     importances=importances, history=history)
-            os.chmod(staging, 0o755)  # mkdtemp makes it private; results are meant to be read by others
-            rundir.swap_in(staging, self.run_dir)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         for stale in (self.work_dir / "checkpoints").glob("*.keras"):
             if stale != best.checkpoint:
                 stale.unlink(missing_ok=True)

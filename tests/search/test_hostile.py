@@ -154,7 +154,7 @@ def test_a_finalise_killed_midway_leaves_the_previous_result_whole(config_for, m
     # The swap leaves nothing a reader could take for a run.
     assert sorted(p.name for p in first.runs_dir.iterdir()) == [".staging", "_studies", "optuna.db", "optuna.db.lock",
                                                                 "tiny_search_frozen"]
-    assert not list((first.runs_dir / ".staging").iterdir())
+    assert not [p for p in (first.runs_dir / ".staging").iterdir() if p.is_dir()]
 
 
 @pytest.mark.slow
@@ -222,3 +222,20 @@ def test_mixed_precision_on_a_cpu_is_refused_with_a_warning_and_both_switches_re
     import keras
 
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_the_command_checks_the_storage_before_building_a_manifest(tmp_path, capsys):
+    manifest = tmp_path / "build" / "splits.csv"
+    code = main(["search", "--model", "tiny_search_frozen", "--manifest", str(manifest), "--runs",
+                 str(tmp_path / "runs"), "--storage", "postgresql://user:hunter2@127.0.0.1:1/db"])
+    err = capsys.readouterr().err
+    assert code == 2 and not manifest.exists()
+    assert err.startswith("deepfake-zoo search: error: cannot open the Optuna storage postgresql://user:***@")
+    assert "hunter2" not in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_limit_zero_on_the_command_line_is_one_clear_error(tmp_path, capsys):
+    code = main(["search", "--limit", "0", "--runs", str(tmp_path / "runs"), "--dry-run",
+                 "--manifest", str(tmp_path / "splits.csv"), "--model", "tiny_search_frozen"])
+    err = capsys.readouterr().err
+    assert code == 2 and "limit: 0 is not allowed" in err and len(err.splitlines()) == 1
