@@ -224,12 +224,19 @@ class ModelSearch:
 
     @contextlib.contextmanager
     def numerics(self) -> Iterator[None]:
-        """Mixed precision for the length of this search when asked for and a GPU is present; float32 after."""
+        """Mixed precision for the length of this search when asked for and a GPU is present; float32 after.
+
+        The switches that cannot apply here (mixed precision without a GPU, XLA for a head on cached features) are
+        said once in the log and recorded as off in metrics.json, so a figure never claims a speed-up it did not use.
+        """
         wanted = self.config.mixed_precision
         self.mixed_precision = wanted and bool(tf.config.list_physical_devices("GPU"))
         if wanted and not self.mixed_precision:
             self.log(f"[{self.name}] mixed_precision ignored: no GPU here, and float16 on a CPU is slower, "
                      "not faster; training in float32")
+        if self.config.xla and self.entry.frozen:
+            self.log(f"[{self.name}] xla ignored: a frozen backbone's head trains on cached features in a loop XLA "
+                     "cannot compile; it is already the fast path")
         previous = keras.mixed_precision.global_policy().name
         if self.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_float16")
@@ -303,7 +310,7 @@ class ModelSearch:
             "train_sources": sorted(task.frames["train"]["source"].unique().tolist()),
             "manifest_sha256": manifest_sha256(config.manifest),
             "data_is_synthetic": bool(task.frames["train"]["source"].eq("demo").all()),
-            "mixed_precision": bool(self.mixed_precision), "xla": bool(config.xla),
+            "mixed_precision": bool(self.mixed_precision), "xla": bool(task.xla),
         }
         counts = task.cache_counts()
         if counts is not None:

@@ -165,9 +165,9 @@ class FrozenTask(Task):
     trials read it in place and add no copy of their own.
     """
 
-    def __init__(self, entry, frame, image_size, weights, batch_size, seed, cache_dir: str | Path, views: int,
-                 xla: bool = False):
-        super().__init__(entry, frame, image_size, weights, batch_size, seed, xla)
+    def __init__(self, entry, frame, image_size, weights, batch_size, seed, cache_dir: str | Path, views: int):
+        # No XLA: the head's epoch loop slices batches of a size known only at run time, which XLA cannot compile.
+        super().__init__(entry, frame, image_size, weights, batch_size, seed, xla=False)
         self.extractor = entry.build_feature_extractor(image_size=image_size, weights=weights)
         self.cache = FeatureCache(Path(cache_dir), entry.name, image_size, self.extractor)
         self.views = views
@@ -235,7 +235,7 @@ class FrozenTask(Task):
         # Each epoch sees one view, clean or augmented in turn, at the cost of a dictionary lookup.
         x = self.features("train", augment, epoch % self.views_for(augment))
         if self._epoch_fn is None or self._epoch_fn[0] is not model:
-            self._epoch_fn = (model, head_epoch_function(model, jit_compile=self.xla))
+            self._epoch_fn = (model, head_epoch_function(model))
         loss = self._epoch_fn[1](x, self._train_labels, tf.constant(self.batch_for(int(x.shape[0])), tf.int32),
                                  tf.constant([self.seed, epoch], tf.int32))
         return float(loss)
@@ -258,7 +258,7 @@ class FrozenTask(Task):
         return 0
 
 
-def head_epoch_function(model: keras.Model, jit_compile: bool = False) -> Callable:
+def head_epoch_function(model: keras.Model) -> Callable:
     """One epoch of a compiled model's optimizer and loss over in-memory tensors, as one traced TensorFlow function.
 
     `fit` pays Python and input-pipeline overhead on every step; for a head on cached vectors a step is so cheap that
@@ -273,7 +273,7 @@ def head_epoch_function(model: keras.Model, jit_compile: bool = False) -> Callab
     if not optimizer.built:
         optimizer.build(variables)  # slots must exist before tracing: a tf.function may not create variables later
 
-    @tf.function(jit_compile=jit_compile)
+    @tf.function
     def run(x, y, batch, seed):
         n = tf.shape(x)[0]
         order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=seed)
@@ -298,7 +298,7 @@ def make_task(entry, frame: pd.DataFrame, image_size: int, weights: str, config)
     """A feature-cached task for frozen backbones, an image task for everything that trains its convolutions."""
     if entry.frozen:
         return FrozenTask(entry, frame, image_size, weights, config.batch_size, config.seed,
-                          config.cache_dir, config.augment_views, xla=config.xla)
+                          config.cache_dir, config.augment_views)
     return ImageTask(entry, frame, image_size, weights, config.batch_size, config.seed, xla=config.xla)
 
 

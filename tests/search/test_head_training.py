@@ -86,8 +86,8 @@ def test_augmented_epochs_train_on_their_view(config_for, monkeypatch):
     seen = []
     real = head_epoch_function
 
-    def recording(model, **options):
-        run = real(model, **options)
+    def recording(model):
+        run = real(model)
 
         def wrapped(x, *args):
             seen.append(next(k for k, v in task._features.items() if v is x))

@@ -13,10 +13,12 @@ import pytest
 from optuna.trial import TrialState
 
 from deepfake_zoo.cli import main
+from deepfake_zoo.search import rundir
 from deepfake_zoo.search import study as study_module
 from deepfake_zoo.search.results import TrialRecord, write_results
 from deepfake_zoo.search.storage import StorageUnavailableError, open_storage
-from deepfake_zoo.search.study import TrialSeededSampler, WORKER_ATTR, run_model_search, run_search, this_worker
+from deepfake_zoo.search.study import (TrialSeededSampler, WORKER_ATTR, prepare, run_model_search, run_search,
+                                       this_worker)
 
 QUIET = dict(log=lambda _: None)
 
@@ -208,15 +210,16 @@ def test_ctrl_c_says_what_was_kept_and_exits_130(demo_manifest, tmp_path, monkey
 
 
 @pytest.mark.slow
-def test_mixed_precision_on_a_cpu_is_refused_with_a_warning_and_both_switches_recorded(config_for):
+def test_switches_that_cannot_apply_are_said_and_recorded_off(config_for):
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU: mixed precision would be used")
     lines = []
-    config = config_for(model="tiny_search_frozen", trials=1, epochs=1, mixed_precision=True)
+    config = config_for(model="tiny_search_frozen", trials=1, epochs=1, mixed_precision=True, xla=True)
     run_model_search("tiny_search_frozen", config, log=lines.append)
     assert any("mixed_precision ignored: no GPU" in line for line in lines)
+    assert any("xla ignored" in line for line in lines)
     saved = json.loads((config.runs_dir / "tiny_search_frozen" / "metrics.json").read_text())
     assert saved["mixed_precision"] is False and saved["xla"] is False
     import keras
@@ -239,3 +242,46 @@ def test_limit_zero_on_the_command_line_is_one_clear_error(tmp_path, capsys):
                  "--manifest", str(tmp_path / "splits.csv"), "--model", "tiny_search_frozen"])
     err = capsys.readouterr().err
     assert code == 2 and "limit: 0 is not allowed" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_xla_is_an_opt_in_for_image_trained_models(config_for):
+    for xla in (False, True):
+        search = prepare("tiny_search_finetune", config_for(xla=xla, dry_run=True), log=lambda _: None,
+                         engine="optuna")
+        assert search.task.build(search.entry.default_hparams()).jit_compile is xla
+
+
+def _folder(path, text: str):
+    path.mkdir(parents=True)
+    (path / "metrics.json").write_text(text)
+    (path / "model.keras").write_text(text)
+
+
+@pytest.mark.parametrize("atomic_exchange", [True, False])
+def test_publishing_switches_a_run_folder_whole_or_not_at_all(tmp_path, monkeypatch, atomic_exchange):
+    if not atomic_exchange:
+        monkeypatch.setattr(rundir, "_exchange", lambda a, b: False)
+    _folder(tmp_path / "m", "old")
+    with pytest.raises(RuntimeError):
+        with rundir.publishing(tmp_path, "m") as staging:
+            (staging / "model.keras").write_text("new")
+            raise RuntimeError("killed before metrics.json")
+    assert {p.name: p.read_text() for p in (tmp_path / "m").iterdir()} == {"metrics.json": "old",
+                                                                           "model.keras": "old"}
+    with rundir.publishing(tmp_path, "m") as staging:
+        for name in ("model.keras", "metrics.json"):
+            (staging / name).write_text("new")
+    assert {p.name: p.read_text() for p in (tmp_path / "m").iterdir()} == {"metrics.json": "new",
+                                                                           "model.keras": "new"}
+    assert not [p for p in (tmp_path / rundir.STAGING_DIR).iterdir() if p.is_dir()]
+
+
+def test_a_kill_between_the_two_renames_is_mended_on_the_next_publish(tmp_path):
+    # Without an atomic exchange: the old result was set aside, then the process died before the new one moved in.
+    _folder(tmp_path / rundir.STAGING_DIR / "m@abc.old", "old")
+    _folder(tmp_path / rundir.STAGING_DIR / "m@abc", "half")
+    (tmp_path / rundir.STAGING_DIR / "m@abc" / "metrics.json").unlink()
+    rundir.recover(tmp_path, "m")
+    assert (tmp_path / "m" / "metrics.json").read_text() == "old"
+    assert not [p for p in (tmp_path / rundir.STAGING_DIR).iterdir() if p.is_dir()]
