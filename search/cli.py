@@ -8,6 +8,7 @@ Several workers may run the same command against one `--storage` (e.g. postgresq
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -35,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--patience", type=int, help="epochs without validation gain before a trial stops (default: 3)")
     add("--train-sources", help="comma list of sources to train on (test still covers every source)")
     add("--limit", type=int, help="at most this many images per split, seeded and stratified (quick runs)")
+    add("--mixed-precision", action="store_true", help="train in mixed float16 on a GPU (ignored with a warning "
+        "on a CPU, where it is slower); recorded in metrics.json")
+    add("--xla", action="store_true", help="compile training steps with XLA (off by default); recorded in metrics.json")
     add("--dry-run", action="store_true", help="only print the estimated duration")
     add("--keep-going", action="store_true", help="with several models, skip one whose weights are unavailable")
 
@@ -43,15 +47,25 @@ def run(args: argparse.Namespace) -> int:
     from deepfake_zoo.search.config import make_config
 
     values = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("command", "config")}
-    if values.get("train_sources"):
-        values["train_sources"] = [s.strip() for s in values["train_sources"].split(",") if s.strip()]
     config = make_config(values, args.config)
-    _ensure_manifest(config)
-    if config.engine == "kerastuner":
-        from deepfake_zoo.search.kerastuner_engine import run_search
-    else:
-        from deepfake_zoo.search.study import run_search
-    run_search(config)
+    if config.engine == "optuna" and not config.dry_run:
+        from deepfake_zoo.search.storage import open_storage
+
+        # Before the manifest is (re)built: a wrong URL or a silent database is one line, at once, not after it.
+        open_storage(config.storage_url(), config.heartbeat)
+    try:
+        _ensure_manifest(config)
+        if config.engine == "kerastuner":
+            from deepfake_zoo.search.kerastuner_engine import run_search
+        else:
+            from deepfake_zoo.search.study import run_search
+        run_search(config)
+    except KeyboardInterrupt as interrupt:
+        # Ctrl-C is a normal way to stop a long search: one line saying what survives, and the shell's code 130.
+        message = str(interrupt) or (f"interrupted; finished trials stay in their study and finished results in "
+                                     f"{config.runs}/; run the same command again to resume")
+        print(f"deepfake-zoo search: {message}", file=sys.stderr)
+        return 130
     return 0
 
 

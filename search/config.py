@@ -1,12 +1,17 @@
-"""Search settings: one dataclass whose keys are the CLI flags, the Makefile knobs and the YAML keys alike."""
+"""Search settings: one schema whose keys are the CLI flags, the Makefile knobs and the YAML keys alike.
+
+The whole configuration is validated once, up front, before any data is read: a bad key answers with its name, the
+value given and what is allowed, one line per bad key, instead of a TypeError deep in the estimate.
+"""
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, fields
+import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Optional
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import field_validator
 
 ENGINES = ("optuna", "kerastuner")
 PRUNERS = ("median", "hyperband", "none", "always")
@@ -16,46 +21,56 @@ class ConfigError(ValueError):
     """A search setting is unknown or out of range."""
 
 
-@dataclass
-class SearchConfig:
+class SearchConfig(BaseModel):
     """Everything a search needs; `--image-size` on the CLI is `image_size` here and `IMAGE_SIZE` in the Makefile."""
 
-    model: str = "cnn"
-    manifest: str = "build/splits.csv"
-    data: str | None = None
-    runs: str = "runs"
-    cache_dir: str = "build/features"
-    trials: int = 20
-    timeout: float | None = None
-    epochs: int = 8
-    image_size: int | None = None
-    batch_size: int = 32
-    storage: str | None = None
-    seed: int = 0
-    engine: str = "optuna"
-    pruner: str = "median"
-    weights: str | None = None
-    augment_views: int = 2
-    patience: int = 3
-    train_sources: list[str] | None = None
-    limit: int | None = None
-    study: str | None = None
-    heartbeat: int = 30
-    dry_run: bool = False
-    keep_going: bool = False
+    # Strict types: a quoted "3" in YAML is a mistake worth naming, not a number to guess at.
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+
+    model: StrictStr = "cnn"
+    manifest: StrictStr = "build/splits.csv"
+    data: Optional[StrictStr] = None
+    runs: StrictStr = "runs"
+    cache_dir: StrictStr = "build/features"
+    trials: StrictInt = Field(20, ge=1)
+    timeout: Optional[StrictFloat] = Field(None, gt=0)
+    epochs: StrictInt = Field(8, ge=1)
+    image_size: Optional[StrictInt] = Field(None, ge=16)
+    batch_size: StrictInt = Field(32, ge=1)
+    storage: Optional[StrictStr] = None
+    seed: StrictInt = Field(0, ge=0)
+    engine: Literal[ENGINES] = "optuna"
+    pruner: Literal[PRUNERS] = "median"
+    weights: Optional[Literal["imagenet", "none"]] = None
+    augment_views: StrictInt = Field(2, ge=1)
+    patience: StrictInt = Field(3, ge=1)
+    train_sources: Optional[list[StrictStr]] = None
+    # 0 used to mean "no limit" silently; leaving the key out is how to ask for every image.
+    limit: Optional[StrictInt] = Field(None, ge=1)
+    study: Optional[StrictStr] = None
+    heartbeat: StrictInt = Field(30, ge=1)
+    mixed_precision: StrictBool = False
+    xla: StrictBool = False
+    dry_run: StrictBool = False
+    keep_going: StrictBool = False
+
+    @field_validator("train_sources", mode="before")
+    @classmethod
+    def _comma_list(cls, value):
+        # The CLI's `--train-sources a,b` and YAML's `train_sources: a,b` mean a list, never the letters of a string.
+        if isinstance(value, str):
+            return [s.strip() for s in value.split(",") if s.strip()]
+        return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _whole_seconds(cls, value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
 
     def validate(self) -> "SearchConfig":
-        if self.engine not in ENGINES:
-            raise ConfigError(f"unknown engine {self.engine!r}: choose one of {', '.join(ENGINES)}")
-        if self.pruner not in PRUNERS:
-            raise ConfigError(f"unknown pruner {self.pruner!r}: choose one of {', '.join(PRUNERS)}")
-        for name in ("trials", "epochs", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.image_size is not None and self.image_size < 16:
-            raise ConfigError(f"image_size must be at least 16 pixels, got {self.image_size}")
-        if self.augment_views < 1:
-            raise ConfigError(f"augment_views must be at least 1, got {self.augment_views}")
+        """Kept for callers of the old dataclass: a SearchConfig is valid from the moment it exists."""
         return self
 
     @property
@@ -70,39 +85,92 @@ class SearchConfig:
         return f"sqlite:///{(self.runs_dir / 'optuna.db').resolve()}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return self.model_dump()
 
 
-KEYS = tuple(f.name for f in fields(SearchConfig))
+KEYS = tuple(SearchConfig.model_fields)
+
+# What each key accepts, in the words the error message uses.
+ALLOWED = {
+    "model": "a model name, family, glob, comma list or 'all' (text)",
+    "trials": "a whole number, at least 1",
+    "timeout": "a number of seconds above 0",
+    "epochs": "a whole number, at least 1",
+    "image_size": "a whole number of pixels, at least 16 (leave it out for the model's own)",
+    "batch_size": "a whole number, at least 1",
+    "seed": "a whole number, at least 0",
+    "engine": f"one of {', '.join(ENGINES)}",
+    "pruner": f"one of {', '.join(PRUNERS)}",
+    "weights": "imagenet or none",
+    "augment_views": "a whole number, at least 1",
+    "patience": "a whole number, at least 1",
+    "train_sources": "a list of source names, or one comma-separated text",
+    "limit": "a whole number of images per split, at least 1 (leave it out for every image)",
+    "heartbeat": "a whole number of seconds, at least 1",
+    "mixed_precision": "true or false",
+    "xla": "true or false",
+    "dry_run": "true or false",
+    "keep_going": "true or false",
+}
+
+
+def _problems(error: ValidationError, origin: str) -> ConfigError:
+    lines = []
+    seen = set()
+    for item in error.errors():
+        key = str(item["loc"][0]) if item["loc"] else "?"
+        if key in seen:
+            continue
+        seen.add(key)
+        if item["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(key, KEYS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(KEYS)}"
+            lines.append(f"unknown key {key!r}: {hint}")
+            continue
+        allowed = ALLOWED.get(key, "text")
+        lines.append(f"{key}: {item['input']!r} is not allowed; expected {allowed}")
+    return ConfigError(f"invalid search settings{origin}: " + "; ".join(lines))
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file; an unknown key is an error naming it and the keys allowed."""
+    """Read a YAML config file as a mapping; a syntax error names the file and the line."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
-    values = yaml.safe_load(path.read_text()) or {}
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}; fix the file and retry") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
     if not isinstance(values, dict):
         raise ConfigError(f"config file {path} must hold a mapping of keys to values, e.g. `trials: 20`")
-    values = {str(k).replace("-", "_"): v for k, v in values.items()}
-    unknown = sorted(set(values) - set(KEYS))
-    if unknown:
-        raise ConfigError(f"unknown key(s) in {path}: {', '.join(unknown)}; allowed: {', '.join(KEYS)}")
-    return values
+    return {str(k).replace("-", "_"): v for k, v in values.items()}
 
 
 def make_config(cli_values: dict[str, Any], config_file: str | Path | None = None) -> SearchConfig:
-    """Merge defaults < YAML file < command line (values given as None on the command line are 'not given')."""
+    """Merge defaults < YAML file < command line (values given as None on the command line are 'not given').
+
+    >>> make_config({"trials": 3}).trials
+    3
+    """
     merged: dict[str, Any] = {}
     if config_file:
         merged.update(load_yaml(config_file))
-    unknown = sorted(set(cli_values) - set(KEYS))
-    if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
     merged.update({k: v for k, v in cli_values.items() if v is not None and v is not False})
-    config = SearchConfig(**merged)
-    return config.validate()
+    origin = f" (defaults < {config_file} < command line)" if config_file else ""
+    return build(merged, origin)
+
+
+def build(values: dict[str, Any], origin: str = "") -> SearchConfig:
+    try:
+        return SearchConfig(**values)
+    except ValidationError as err:
+        raise _problems(err, origin) from None
 
 
 def replace(config: SearchConfig, **changes: Any) -> SearchConfig:
-    return dataclasses.replace(config, **changes).validate()
+    return build({**config.to_dict(), **changes})

@@ -30,8 +30,9 @@ def estimate_seconds(task, config) -> dict:
     n_train, n_val, n_test = (len(task.frames[s]) for s in ("train", "val", "test"))
     n = min(config.batch_size, n_train, 16)
     images = first_images(task.frames["train"], task.image_size, n)
-    if getattr(task, "extractor", None) is not None:
-        per_image = _timed(lambda: task.extractor.predict(images, batch_size=n, verbose=0)) / len(images)
+    extractor = task.feature_extractor()
+    if extractor is not None:
+        per_image = _timed(lambda: extractor.predict(images, batch_size=n, verbose=0)) / len(images)
         views = len(task.train_views())
         extract = per_image * (n_train * views + n_val + n_test)
         head_epoch = 2e-5 * (n_train + n_val)  # a dense head on cached vectors: tens of microseconds an image

@@ -83,6 +83,10 @@ class FeatureCache:
             "augment": augment,
             "seed": int(seed) if augment != "none" else 0,
         }
+        policy = getattr(getattr(self.extractor, "dtype_policy", None), "name", "float32")
+        if policy != "float32":
+            # Features computed in float16 (--mixed-precision) differ slightly: they never serve a float32 search.
+            parts["dtype_policy"] = policy
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
 
     def features(self, frame: pd.DataFrame, split: str, augment: str = "none", seed: int = 0) -> np.ndarray:

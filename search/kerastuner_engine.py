@@ -16,8 +16,7 @@ from deepfake_zoo import zoo
 from deepfake_zoo.search.config import SearchConfig
 from deepfake_zoo.search.results import TrialRecord
 from deepfake_zoo.search.space import kerastuner_values
-from deepfake_zoo.search.study import BestTrial, Log, _summary, finalise, prepare
-from deepfake_zoo.search.training import Task
+from deepfake_zoo.search.study import BestTrial, Log, ModelSearch, search_models
 
 STATES = {"COMPLETED": "COMPLETE", "STOPPED": "PRUNED", "INVALID": "FAIL", "FAILED": "FAIL"}
 
@@ -25,47 +24,57 @@ STATES = {"COMPLETED": "COMPLETE", "STOPPED": "PRUNED", "INVALID": "FAIL", "FAIL
 class ZooTuner(kt.Tuner):
     """Runs each Keras Tuner trial through the project's own training loop instead of a bare `model.fit`."""
 
-    def __init__(self, task: Task, space: dict, config: SearchConfig, run_dir: Path, log: Log, **kwargs):
-        self.task, self.space, self.config, self.run_dir, self.log = task, space, config, run_dir, log
+    def __init__(self, model_search: ModelSearch, **kwargs):
+        self.model_search = model_search  # not `search`: that is the Tuner's own method
         super().__init__(**kwargs)
 
     def run_trial(self, trial, *args, **kwargs):
+        search, config = self.model_search, self.model_search.config
         started = time.perf_counter()
-        hp = kerastuner_values(trial.hyperparameters, self.space)
-        epochs = int(trial.hyperparameters.values.get("tuner/epochs", self.config.epochs))
-        zoo.reset_session(self.config.seed + len(self.oracle.trials))
-        fitted = self.task.fit(hp, epochs, self.config.patience)
-        fitted.model.save(self.run_dir / "checkpoints" / f"kt-{trial.trial_id}.keras")
+        hp = kerastuner_values(trial.hyperparameters, search.entry.search_space)
+        epochs = int(trial.hyperparameters.values.get("tuner/epochs", config.epochs))
+        zoo.reset_session(config.seed + len(self.oracle.trials))
+        fitted = search.task.fit(hp, epochs, config.patience)
+        fitted.model.save(search.checkpoint(f"kt-{trial.trial_id}"))
         meta = {"history": fitted.history, "duration_s": time.perf_counter() - started, "params": hp}
-        (self.run_dir / "checkpoints" / f"kt-{trial.trial_id}.json").write_text(json.dumps(meta))
-        self.log(f"[{self.task.entry.name}] kerastuner trial {trial.trial_id} val_roc_auc={fitted.best_value:.4f} "
-                 f"{meta['duration_s']:.1f}s  {hp}")
+        _meta_path(search, trial.trial_id).write_text(json.dumps(meta))
+        search.log(f"[{search.name}] kerastuner trial {trial.trial_id} val_roc_auc={fitted.best_value:.4f} "
+                   f"{meta['duration_s']:.1f}s  {hp}")
         return {"val_roc_auc": fitted.best_value}
 
 
-def _meta(run_dir: Path, trial_id: str) -> dict:
-    path = run_dir / "checkpoints" / f"kt-{trial_id}.json"
+def _meta_path(search: ModelSearch, trial_id: str) -> Path:
+    return search.checkpoint(f"kt-{trial_id}").with_suffix(".json")
+
+
+def _meta(search: ModelSearch, trial_id: str) -> dict:
+    path = _meta_path(search, trial_id)
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def run_model_search(name: str, config: SearchConfig, log: Log = print) -> dict | None:
-    started = time.perf_counter()
-    entry, task, run_dir = prepare(name, config, log, "kerastuner (Hyperband)")
-    if config.dry_run:
-        return None
-    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    search = ModelSearch(name, config, log, "kerastuner")
+    with search.numerics():
+        if not config.dry_run:
+            search.check_writable()
+        search.prepare("kerastuner (Hyperband)")
+        return None if config.dry_run else _run(search)
+
+
+def _run(search: ModelSearch) -> dict:
+    config = search.config
     space = kt.HyperParameters()
-    kerastuner_values(space, entry.search_space)  # declared up front, so Hyperband samples every parameter
+    kerastuner_values(space, search.entry.search_space)  # declared up front, so Hyperband samples every parameter
     oracle = kt.oracles.HyperbandOracle(objective=kt.Objective("val_roc_auc", "max"), max_epochs=config.epochs,
                                         factor=3, seed=config.seed, hyperparameters=space,
                                         max_consecutive_failed_trials=3)
-    tuner = ZooTuner(task, entry.search_space, config, run_dir, log, oracle=oracle,
-                     directory=str(config.runs_dir / "kerastuner"), project_name=config.study or name)
+    # The tuner's own state belongs to its study too, beside the study's checkpoints.
+    tuner = ZooTuner(search, oracle=oracle, directory=str(search.work_dir), project_name="kerastuner")
     tuner.search()
     trials = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
     records = []
     for number, t in enumerate(trials):
-        meta = _meta(run_dir, t.trial_id)
+        meta = _meta(search, t.trial_id)
         params = meta.get("params") or {k: v for k, v in t.hyperparameters.values.items()
                                         if not k.startswith("tuner/")}
         records.append(TrialRecord(number=number, state=STATES.get(t.status, t.status), value=t.score,
@@ -73,16 +82,13 @@ def run_model_search(name: str, config: SearchConfig, log: Log = print) -> dict 
                                    intermediate=meta.get("history", {}).get("val_roc_auc", [])))
     best_t = tuner.oracle.get_best_trials(1)[0]
     number = [t.trial_id for t in trials].index(best_t.trial_id)
-    meta = _meta(run_dir, best_t.trial_id)
     best = BestTrial(number, float(best_t.score), records[number].params,
-                     run_dir / "checkpoints" / f"kt-{best_t.trial_id}.keras", meta.get("history", {}))
-    for stale in (run_dir / "checkpoints").glob("kt-*.json"):
+                     search.checkpoint(f"kt-{best_t.trial_id}"), _meta(search, best_t.trial_id).get("history", {}))
+    for stale in (search.work_dir / "checkpoints").glob("kt-*.json"):
         stale.unlink(missing_ok=True)
-    return finalise(entry, task, best, records=records, importances={}, run_dir=run_dir, config=config,
-                    started=started, engine="kerastuner", study_name=config.study or name, log=log)
+    return search.finalise(best, records=records, importances={})
 
 
 def run_search(config: SearchConfig, log: Log = print) -> dict[str, dict | None]:
-    results = {name: run_model_search(name, config, log) for name in zoo.resolve_models(config.model)}
-    _summary(results, log)
-    return results
+    """Every model `config.model` resolves to, searched with Hyperband; `keep_going` as in the Optuna engine."""
+    return search_models(config, lambda name: run_model_search(name, config, log), log)

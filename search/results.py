@@ -15,12 +15,15 @@ from deepfake_zoo.atomic import write_text
 from deepfake_zoo.search.metrics import binary_metrics, choose_threshold, evaluate_predictions
 
 
+TRIAL_STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "failed": "FAIL"}
+
+
 @dataclass
 class TrialRecord:
     """One finished (or pruned, or failed) trial, engine-neutral so Optuna and Keras Tuner write the same files."""
 
     number: int
-    state: str
+    state: str  # an Optuna TrialState name: COMPLETE, PRUNED, FAIL
     value: float | None
     duration_s: float | None
     params: dict[str, Any]
@@ -73,7 +76,8 @@ def write_results(run_dir: Path, *, info: dict, val_frame: pd.DataFrame, val_sco
     test_pred = predictions_frame(test_frame, test_scores, threshold)
     test_metrics = evaluate_predictions(test_pred, threshold)
     validation = binary_metrics(val_pred["label"], val_pred["prob_fake"], threshold)
-    counts = {s: sum(t.state == s.upper() for t in trials) for s in ("complete", "pruned", "failed")}
+    # Optuna's state names (TrialState.name): COMPLETE, PRUNED and FAIL, not FAILED.
+    counts = {key: sum(t.state == state for t in trials) for key, state in TRIAL_STATES.items()}
     metrics = {
         **info,
         "accuracy": test_metrics["accuracy"],

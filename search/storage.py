@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -29,14 +30,53 @@ class StorageLockTimeout(RuntimeError):
     """Another worker held the schema lock for longer than LOCK_TIMEOUT_S."""
 
 
+class StorageUnavailableError(RuntimeError):
+    """The storage URL cannot be parsed, its driver is missing, or its database cannot be reached."""
+
+
+def safe_url(url: str) -> str:
+    """`url` with any password replaced by ***, for messages (works on URLs SQLAlchemy cannot parse, too)."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
 def open_storage(url: str, heartbeat: int) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats (a worker killed mid-trial leaves a FAIL, not a stuck RUNNING, trial), safe to
-    open from any number of workers at the same moment."""
-    sqlite = sqlalchemy.engine.make_url(url).get_backend_name() == "sqlite"
-    engine_kwargs = {"connect_args": {"timeout": 120}} if sqlite else {"pool_pre_ping": True}
-    with schema_lock(url):
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
-                                          grace_period=heartbeat * 2)
+    open from any number of workers at the same moment.
+
+    Raises StorageUnavailableError, one line without the password, when the URL is invalid, its driver is not
+    installed or the database does not answer.
+    """
+    try:
+        sqlite = sqlalchemy.engine.make_url(url).get_backend_name() == "sqlite"
+        engine_kwargs = {"connect_args": {"timeout": 120}} if sqlite else {"pool_pre_ping": True}
+        with schema_lock(url):
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat,
+                                              grace_period=heartbeat * 2)
+    except StorageLockTimeout:
+        raise
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as err:
+        raise StorageUnavailableError(
+            f"cannot open the Optuna storage {safe_url(url)}: {_reason(err, url)}; pass --storage a reachable URL "
+            f"such as sqlite:///runs/optuna.db or postgresql://USER:PASSWORD@HOST/DB") from None
+
+
+def _reason(err: BaseException, url: str) -> str:
+    if isinstance(err, ImportError):
+        return f"its database driver is not installed ({err.name or err})"
+    if isinstance(err, sqlalchemy.exc.ArgumentError):
+        return "not a database URL"
+    original = getattr(err, "orig", None) or err
+    lines = [line.strip() for line in str(original).splitlines() if line.strip()]
+    reason = lines[0] if lines else type(original).__name__
+    password = _password(url)
+    return reason.replace(password, "***") if password else reason
+
+
+def _password(url: str) -> str | None:
+    try:
+        return sqlalchemy.engine.make_url(url).password
+    except sqlalchemy.exc.ArgumentError:
+        return None
 
 
 @contextlib.contextmanager

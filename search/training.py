@@ -47,8 +47,10 @@ class Fitted:
 class Task:
     """One zoo entry on one split manifest: builds models from hyperparameters, trains an epoch, predicts a split."""
 
-    def __init__(self, entry, frame: pd.DataFrame, image_size: int, weights: str, batch_size: int, seed: int):
+    def __init__(self, entry, frame: pd.DataFrame, image_size: int, weights: str, batch_size: int, seed: int,
+                 xla: bool = False):
         self.entry = entry
+        self.xla = xla
         self.frames = {s: frame[frame["split"] == s].reset_index(drop=True) for s in SPLITS}
         for split, part in self.frames.items():
             if part.empty:
@@ -79,6 +81,14 @@ class Task:
 
     def end_fit(self) -> None:
         """Let go of whatever training one model traced, so the next trial's reset can free it."""
+
+    def feature_extractor(self) -> keras.Model | None:
+        """The frozen backbone whose features a cached task trains on (None: this task trains on images)."""
+        return None
+
+    def cache_counts(self) -> dict | None:
+        """Feature-cache hits and misses so far, for metrics.json (None: this task has no cache)."""
+        return None
 
     def preload(self) -> str | None:
         """Load what every trial will need before the first one; returns what was done, for the log (None: nothing)."""
@@ -124,6 +134,8 @@ class ImageTask(Task):
     def build(self, hp: dict) -> keras.Model:
         model = self.entry.build(hp, image_size=self.image_size, weights=self.weights)
         zoo.compile_model(model, hp)
+        # Explicit either way: Keras's "auto" would turn XLA on by itself on a GPU; here it is an opt-in (--xla).
+        model.jit_compile = self.xla
         return model
 
     def _data(self, split: str, augment: str = "none", seed: int = 0):
@@ -154,7 +166,8 @@ class FrozenTask(Task):
     """
 
     def __init__(self, entry, frame, image_size, weights, batch_size, seed, cache_dir: str | Path, views: int):
-        super().__init__(entry, frame, image_size, weights, batch_size, seed)
+        # No XLA: the head's epoch loop slices batches of a size known only at run time, which XLA cannot compile.
+        super().__init__(entry, frame, image_size, weights, batch_size, seed, xla=False)
         self.extractor = entry.build_feature_extractor(image_size=image_size, weights=weights)
         self.cache = FeatureCache(Path(cache_dir), entry.name, image_size, self.extractor)
         self.views = views
@@ -190,6 +203,12 @@ class FrozenTask(Task):
         views = {("none" if view == 0 else policy, view)
                  for policy in self.policies() for view in range(self.views_for(policy))}
         return sorted(views, key=lambda v: (v[1], v[0]))
+
+    def feature_extractor(self) -> keras.Model:
+        return self.extractor
+
+    def cache_counts(self) -> dict:
+        return {"hits": self.cache.hits, "misses": self.cache.misses}
 
     def preload(self) -> str:
         """Load (computing once, on a cold cache) every view any trial can ask for, so no trial pays for one."""
@@ -266,7 +285,9 @@ def head_epoch_function(model: keras.Model) -> Callable:
                 loss = loss_fn(tf.gather(y, rows)[:, None], model(tf.gather(x, rows), training=True))
                 if model.losses:
                     loss += tf.add_n(model.losses)
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            # scale_loss is the identity in float32 and the loss scale under mixed precision's LossScaleOptimizer.
+            grads = tape.gradient(optimizer.scale_loss(loss), variables)
+            optimizer.apply_gradients(zip(grads, variables))
             total += loss
         return total / tf.cast(steps, tf.float32)
 
@@ -278,7 +299,7 @@ def make_task(entry, frame: pd.DataFrame, image_size: int, weights: str, config)
     if entry.frozen:
         return FrozenTask(entry, frame, image_size, weights, config.batch_size, config.seed,
                           config.cache_dir, config.augment_views)
-    return ImageTask(entry, frame, image_size, weights, config.batch_size, config.seed)
+    return ImageTask(entry, frame, image_size, weights, config.batch_size, config.seed, xla=config.xla)
 
 
 def first_images(frame: pd.DataFrame, image_size: int, n: int) -> np.ndarray:

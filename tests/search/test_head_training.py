@@ -62,7 +62,7 @@ def test_epoch_function_is_seeded():
 
 def test_every_view_is_loaded_before_the_first_trial(config_for):
     config = config_for(trials=2, epochs=3, augment_views=2)
-    entry, task, _ = prepare("tiny_search_frozen", config, log=lambda _: None, engine="optuna")
+    task = prepare("tiny_search_frozen", config, log=lambda _: None, engine="optuna").task
     assert isinstance(task, FrozenTask)
     # val, test, train clean, and one augmented train view for "flip" (the tiny space's only other policy).
     assert task.cache.misses == 4 and task.cache.hits == 0
@@ -73,7 +73,7 @@ def test_every_view_is_loaded_before_the_first_trial(config_for):
 
 
 def test_dry_run_loads_no_view(config_for):
-    _, task, _ = prepare("tiny_search_frozen", config_for(dry_run=True), log=lambda _: None, engine="optuna")
+    task = prepare("tiny_search_frozen", config_for(dry_run=True), log=lambda _: None, engine="optuna").task
     assert task.cache.hits + task.cache.misses == 0
 
 
@@ -110,7 +110,7 @@ def test_head_batch_grows_with_the_data(config_for, n, expected):
 
 def test_head_trials_leave_no_graph_behind(config_for):
     """Each head trial traces its own epoch function; the reset between trials must free it (flat over a study)."""
-    _, task, _ = prepare("tiny_search_frozen", config_for(augment_views=2), log=lambda _: None, engine="optuna")
+    task = prepare("tiny_search_frozen", config_for(augment_views=2), log=lambda _: None, engine="optuna").task
     counts = []
     for trial, units in enumerate((4, 8, 12, 16)):
         zoo.reset_session(trial)

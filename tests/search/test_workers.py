@@ -59,6 +59,9 @@ def test_killed_worker_loses_only_its_running_trial(demo_manifest, tmp_path):
     after = states(storage, "resume")
     complete = {n for n, s in after if s == TrialState.COMPLETE}
     assert len(complete) == 3 and before <= complete
+    # The trial the kill interrupted is failed on resume, not left RUNNING until a heartbeat expires.
+    assert not [n for n, s in after if s == TrialState.RUNNING]
+    assert (tmp_path / "runs" / "_studies" / "cnn" / "resume" / "checkpoints").is_dir()
     assert (tmp_path / "runs" / "cnn" / "metrics.json").is_file()
     # The command refreshes the leaderboard after the search, from the results folder alone.
     page = (tmp_path / "leaderboard" / "index.html").read_text()
