@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,21 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from deepfake_zoo.search.config import make_config
+    from deepfake_zoo.search.launch import launch
 
     values = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("command", "config")}
     config = make_config(values, args.config)
-    if config.engine == "optuna" and not config.dry_run:
-        from deepfake_zoo.search.storage import open_storage
-
-        # Before the manifest is (re)built: a wrong URL or a silent database is one line, at once, not after it.
-        open_storage(config.storage_url(), config.heartbeat)
     try:
-        _ensure_manifest(config)
-        if config.engine == "kerastuner":
-            from deepfake_zoo.search.kerastuner_engine import run_search
-        else:
-            from deepfake_zoo.search.study import run_search
-        run_search(config)
+        launch(config)
     except KeyboardInterrupt as interrupt:
         # Ctrl-C is a normal way to stop a long search: one line saying what survives, and the shell's code 130.
         message = str(interrupt) or (f"interrupted; finished trials stay in their study and finished results in "
@@ -67,14 +57,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"deepfake-zoo search: {message}", file=sys.stderr)
         return 130
     return 0
-
-
-def _ensure_manifest(config) -> None:
-    """Build the manifest when data is given or none exists yet (then from the embedded synthetic demo)."""
-    from deepfake_zoo.datasets.manifest import build_manifest
-
-    if config.data or not Path(config.manifest).is_file():
-        if not config.data:
-            print(f"no manifest at {config.manifest} and no --data: using the synthetic demo dataset "
-                  "(it only shows the pipeline working; pass DATA=folder for real data)")
-        build_manifest(config.data, config.manifest, seed=config.seed)

@@ -58,21 +58,11 @@ def search(model: str = "cnn", *, config: str | Path | None = None, data: str | 
     """
     import_tensorflow_quietly()
     from deepfake_zoo.search.config import make_config
+    from deepfake_zoo.search.launch import launch
 
     values = {"model": model, "data": data, "manifest": str(manifest), **settings}
-    if isinstance(values.get("train_sources"), str):
-        values["train_sources"] = [s.strip() for s in values["train_sources"].split(",") if s.strip()]
     cfg = make_config(values, config)
-    if cfg.data or not Path(cfg.manifest).is_file():
-        if not cfg.data:
-            log(f"no manifest at {cfg.manifest} and no data: using the synthetic demo dataset "
-                "(it only shows the pipeline working; pass data=folder for real data)")
-        build_split(cfg.data, cfg.manifest, seed=cfg.seed)
-    if cfg.engine == "kerastuner":
-        from deepfake_zoo.search.kerastuner_engine import run_search
-    else:
-        from deepfake_zoo.search.study import run_search
-    results = run_search(cfg, log=log)
+    results = launch(cfg, log=log)
     if leaderboard and not cfg.dry_run:
         log(f"leaderboard: {render_leaderboard(cfg.runs)}")
     return results
