@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "search": ("deepfake_zoo.search.cli", "run an Optuna (or Keras Tuner) hyperparameter search per model; results in runs/<model>/"),
     "leaderboard": ("deepfake_zoo.leaderboard.cli", "render leaderboard/index.html from the results under runs/"),
     "predict": ("deepfake_zoo.predict.cli", "say whether images, folders or videos are deepfaked, with the best (or a named) model"),
+    "evaluate": ("deepfake_zoo.predict.evaluate_cli", "score trained runs on any labelled folder or CSV, and their robustness and cost"),
     "bench": ("deepfake_zoo.search.bench_cli", "measure the feature cache, input pipeline and memory; writes bench/results.json"),
 }
 
