@@ -215,6 +215,7 @@ def score_screened(model, screened: ScreenedImages, image_size: int, batch_size:
     import tensorflow as tf
 
     from deepfake_zoo.datasets.images import decode_rgb, resize_for_model
+    from deepfake_zoo.search.cost import traced_forward
 
     skips: list[tuple[str, str, str]] = []
 
@@ -235,13 +236,10 @@ def score_screened(model, screened: ScreenedImages, image_size: int, batch_size:
                .batch(batch_size)
                .prefetch(2))
 
-    @tf.function(reduce_retracing=True)
-    def forward(images):
-        return model(images, training=False)
-
+    forward = traced_forward(model)
     scores: dict[int, float] = {}
     for images, positions in dataset:
-        probs = np.asarray(forward(images)).reshape(len(positions), -1)[:, 0]
+        probs = forward(images).numpy().reshape(len(positions), -1)[:, 0]
         scores.update(zip(positions.numpy().tolist(), probs.astype(float).tolist()))
     return scores, skips
 

@@ -22,7 +22,11 @@ from deepfake_zoo import atomic
 COST_FILE = "cost.json"
 
 
-def _forward(model):
+def traced_forward(model):
+    """`model` in inference mode as one traced TensorFlow function: images (N, size, size, 3) in, P(fake) (N, 1) out.
+
+    evaluate and the robustness runs score through this same function, so their throughput compares with cost.json.
+    """
     import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
@@ -47,7 +51,7 @@ def measure_cost(model, image_size: int, model_path: str | Path | None = None, r
     rng = np.random.default_rng(seed)
     single = tf.constant(rng.uniform(0, 255, (1, image_size, image_size, 3)).astype(np.float32))
     batch = tf.constant(rng.uniform(0, 255, (batch_size, image_size, image_size, 3)).astype(np.float32))
-    forward = _forward(model)
+    forward = traced_forward(model)
     with tf.device("/CPU:0"):
         for _ in range(max(1, warmup)):  # the first call traces the function; it is never timed
             forward(single).numpy()

@@ -173,10 +173,9 @@ def _decode(path: str) -> np.ndarray:
     return decode_rgb(tf.io.read_file(path)).numpy()
 
 
-def _predict(model, images: list[np.ndarray], batch_size: int) -> np.ndarray:
+def _predict(forward, images: list[np.ndarray], batch_size: int) -> np.ndarray:
     batch = np.stack(images)
-    out = [np.asarray(model.predict_on_batch(batch[i:i + batch_size])).reshape(-1)
-           for i in range(0, len(batch), batch_size)]
+    out = [forward(batch[i:i + batch_size]).numpy().reshape(-1) for i in range(0, len(batch), batch_size)]
     return np.concatenate(out).astype(np.float64)
 
 
@@ -188,7 +187,9 @@ def perturbed_scores(model, rows: pd.DataFrame, image_size: int, seed: int = 0, 
     memory stays bounded by the chunk, not the split.
     """
     from deepfake_zoo.datasets.images import resize_for_model
+    from deepfake_zoo.search.cost import traced_forward
 
+    forward = traced_forward(model)
     pairs = settings(perturbations)
     names = ["clean"] + [f"{kind}/{severity:g}" for kind, severity in pairs]
     scores: dict[str, list[np.ndarray]] = {name: [] for name in names}
@@ -203,7 +204,7 @@ def perturbed_scores(model, rows: pd.DataFrame, image_size: int, seed: int = 0, 
                 changed = perturb(original, kind, severity, seed=[int(seed), index])
                 batches[name].append(resize_for_model(changed, image_size).numpy())
         for name in names:
-            scores[name].append(_predict(model, batches[name], batch_size))
+            scores[name].append(_predict(forward, batches[name], batch_size))
     return {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in scores.items()}
 
 
