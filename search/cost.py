@@ -29,9 +29,18 @@ def traced_forward(model):
     """
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
-    def forward(images):
-        return model(images, training=False)
+    shape = getattr(model, "input_shape", None)
+    if isinstance(shape, tuple) and len(shape) == 4 and all(isinstance(d, int) for d in shape[1:]):
+        # One trace for every batch size: a big backbone takes seconds to trace, and the last batch is smaller.
+        signature = [tf.TensorSpec((None, *shape[1:]), tf.float32)]
+
+        @tf.function(input_signature=signature)
+        def forward(images):
+            return model(images, training=False)
+    else:
+        @tf.function(reduce_retracing=True)
+        def forward(images):
+            return model(images, training=False)
 
     return forward
 

@@ -16,6 +16,7 @@ import io
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,6 +39,7 @@ ROBUSTNESS_FILE = "robustness.json"
 # Written into the cache key: bump it when a perturbation's definition changes, so stored results are recomputed.
 PERTURBATION_VERSION = 1
 CHUNK = 64
+WORKERS = 4
 
 
 def _as_float(image) -> np.ndarray:
@@ -184,7 +186,8 @@ def perturbed_scores(model, rows: pd.DataFrame, image_size: int, seed: int = 0, 
     """P(fake) of every row, clean ("clean") and under each setting ("jpeg/90", "blur/1", ...), as arrays in row order.
 
     Files are read and decoded once each, as the training pipeline decodes them; images go through in chunks, so
-    memory stays bounded by the chunk, not the split.
+    memory stays bounded by the chunk, not the split, and the images of a chunk are perturbed in a thread pool
+    (PIL, SciPy and TensorFlow release the GIL while they work).
     """
     from deepfake_zoo.datasets.images import resize_for_model
     from deepfake_zoo.search.cost import traced_forward
@@ -194,17 +197,17 @@ def perturbed_scores(model, rows: pd.DataFrame, image_size: int, seed: int = 0, 
     names = ["clean"] + [f"{kind}/{severity:g}" for kind, severity in pairs]
     scores: dict[str, list[np.ndarray]] = {name: [] for name in names}
     paths = rows["path"].astype(str).tolist()
-    for start in range(0, len(paths), CHUNK):
-        originals = [_decode(path) for path in paths[start:start + CHUNK]]
-        batches: dict[str, list[np.ndarray]] = {name: [] for name in names}
-        for offset, original in enumerate(originals):
-            index = start + offset
-            batches["clean"].append(resize_for_model(original, image_size).numpy())
-            for name, (kind, severity) in zip(names[1:], pairs):
-                changed = perturb(original, kind, severity, seed=[int(seed), index])
-                batches[name].append(resize_for_model(changed, image_size).numpy())
-        for name in names:
-            scores[name].append(_predict(forward, batches[name], batch_size))
+
+    def variants(index: int) -> list[np.ndarray]:
+        original = _decode(paths[index])
+        changed = [perturb(original, kind, severity, seed=[int(seed), index]) for kind, severity in pairs]
+        return [resize_for_model(image, image_size).numpy() for image in [original, *changed]]
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for start in range(0, len(paths), CHUNK):
+            chunk = list(pool.map(variants, range(start, min(start + CHUNK, len(paths)))))
+            for position, name in enumerate(names):
+                scores[name].append(_predict(forward, [images[position] for images in chunk], batch_size))
     return {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in scores.items()}
 
 
