@@ -133,7 +133,8 @@ def read_labelled(data: str | Path) -> LabelledData:
     >>> [item.label for item in read_labelled("eval/").items][:2]  # doctest: +SKIP
     [1, 1]
     """
-    path = Path(data).expanduser()
+    # Absolute, so predictions.csv names files the way the run's own predictions.csv does, wherever it is read.
+    path = Path(data).expanduser().absolute()
     if not path.exists():
         raise ValueError(f"evaluation data {path} does not exist: pass {EXPECTED}")
     if path.is_file():

@@ -1,8 +1,8 @@
 """Score trained runs on labelled data they never trained on, without training: how well do they generalize?
 
-DATA is a folder with Real/ and Fake/ sub-folders (any case), a folder in either Kaggle layout (Dataset/{Train,
-Validation,Test}/{Real,Fake}/, or faces_224/ with metadata.csv), a folder holding several of those, or a CSV of
-path,label (label real/fake or 0/1; relative paths are relative to the CSV). Every image is screened by the same
+DATA is a folder with Real/ and Fake/ sub-folders (any case), a folder in either Kaggle layout
+(Dataset/{Train,Validation,Test}/{Real,Fake}/, or faces_224/ with metadata.csv), a folder holding several of those,
+or a CSV of path,label (label real/fake or 0/1; relative paths are relative to the CSV). Every image is screened by the same
 rules as `data` (bad files are counted skips with reasons), resized exactly as in training and scored with the run's
 validation-chosen threshold (calibrated with the run's temperature when it has one). Results go to
 runs/<model>/external/<NAME>/ (metrics.json, predictions.csv), replacing an earlier evaluation of that NAME whole.
