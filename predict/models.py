@@ -27,6 +27,9 @@ class Run:
     threshold: float
     image_size: int
     metrics: dict = field(repr=False, compare=False)
+    # Temperature fitted on validation (metrics.json `calibration`); when set, P(fake) is calibrated with it and
+    # `threshold` is the one re-chosen on the calibrated validation scores.
+    temperature: float | None = None
 
     @property
     def model_path(self) -> Path:
@@ -61,7 +64,13 @@ def read_run(path: str | Path) -> Run:
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size <= 0:
         raise ModelChoiceError(f"{shown} has no positive integer image_size (got {image_size!r}); re-run "
                                f"`make search MODEL={readable_text(path.name)}`")
-    return Run(name=path.name, path=path, threshold=float(threshold), image_size=image_size, metrics=metrics)
+    from deepfake_zoo.search.calibration import calibration_of
+
+    temperature, calibrated_threshold = calibration_of(metrics)
+    if temperature is not None:
+        threshold = calibrated_threshold
+    return Run(name=path.name, path=path, threshold=float(threshold), image_size=image_size, metrics=metrics,
+               temperature=temperature)
 
 
 def list_runs(runs_dir: str | Path = "runs") -> list[Run]:

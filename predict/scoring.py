@@ -114,7 +114,12 @@ class Predictor:
         if len(images) == 0:
             return np.zeros((0,), dtype=np.float32)
         probs = self.model.predict(images, batch_size=self.batch_size, verbose=0)
-        return np.asarray(probs, dtype=np.float32).reshape(len(images), -1)[:, 0]
+        probs = np.asarray(probs, dtype=np.float32).reshape(len(images), -1)[:, 0]
+        if self.run.temperature is not None:
+            from deepfake_zoo.search.calibration import apply_temperature
+
+            probs = apply_temperature(probs, self.run.temperature).astype(np.float32)
+        return probs
 
     def score_arrays(self, arrays: list[np.ndarray]) -> np.ndarray:
         """P(fake) for RGB arrays (HxWx3, 0..255) of any size, each resized with datasets.images.resize_for_model."""

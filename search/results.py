@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake_zoo.atomic import write_text
+from deepfake_zoo.search.calibration import calibration_block
 from deepfake_zoo.search.metrics import binary_metrics, choose_threshold, evaluate_predictions
 
 
@@ -77,6 +78,8 @@ def write_results(run_dir: Path, *, info: dict, val_frame: pd.DataFrame, val_sco
     test_metrics = evaluate_predictions(test_pred, threshold)
     validation = binary_metrics(val_pred["label"], val_pred["prob_fake"], threshold)
     # Optuna's state names (TrialState.name): COMPLETE, PRUNED and FAIL, not FAILED.
+    calibration = calibration_block(val_frame["label"].to_numpy(), val_scores, test_frame["label"].to_numpy(),
+                                    test_scores)
     counts = {key: sum(t.state == state for t in trials) for key, state in TRIAL_STATES.items()}
     metrics = {
         **info,
@@ -90,6 +93,10 @@ def write_results(run_dir: Path, *, info: dict, val_frame: pd.DataFrame, val_sco
         "n_test": test_metrics["n"],
         "per_source": test_metrics["per_source"],
         "validation": validation,
+        # Temperature scaling fitted on validation only; predict and evaluate serve the calibrated P(fake).
+        **calibration,
+        "ece": calibration["calibration"]["ece_after"],
+        "brier": calibration["calibration"]["brier_after"],
         "trials": counts,
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
