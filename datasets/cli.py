@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="crop: train on the largest face of every image, cropped like the training crops "
                              "(images without a face are skipped); auto: only for sources that are not already face "
                              "crops; none: every image whole (default: %(default)s)")
+    parser.add_argument("--synthetic-fakes", choices=("none", "sbi"), default="none",
+                        help="sbi: add self-blended fakes made from real training faces to the training split only "
+                             "(default: %(default)s)")
+    parser.add_argument("--sbi-ratio", type=float, default=0.25,
+                        help="share of the real training images to blend, in (0, 1] (default: %(default)s)")
     parser.add_argument("--kaggle", action="store_true",
                         help=f"download dagnelies/deepfake-faces and manjilkarki/deepfake-and-real-images into "
                              f"--data (default {DEFAULT_KAGGLE_DIR}/) with kagglehub first")
@@ -51,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
             for folder in download_kaggle(data):
                 print(f"kaggle: {folder} ready")
         report = build_manifest(data, args.manifest, seed=args.seed, cap_per_class=args.cap_per_class,
-                                val_fraction=args.val_fraction, test_fraction=args.test_fraction, faces=args.faces)
+                                val_fraction=args.val_fraction, test_fraction=args.test_fraction, faces=args.faces,
+                                synthetic_fakes=args.synthetic_fakes, sbi_ratio=args.sbi_ratio)
     except DetectorUnavailableError as exc:
         print(f"deepfake-zoo data: {exc} (or pass --faces none)", file=sys.stderr)
         return 1

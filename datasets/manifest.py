@@ -41,6 +41,7 @@ from scipy.sparse.csgraph import connected_components
 
 from deepfake_zoo.datasets.audit import SPLITS, audit_leakage
 from deepfake_zoo.datasets.cropping import AUTO_RULE, FACES_DIR, crop_sources
+from deepfake_zoo.datasets.self_blend import make_self_blended
 from deepfake_zoo.datasets.demo import SYNTHETIC_MARKER, make_demo_dataset
 from deepfake_zoo.datasets.faces import FACE_MODES
 from deepfake_zoo.datasets.layouts import discover, read_source
@@ -52,6 +53,10 @@ COLUMNS = ["path", "label", "source", "group", "split", "sha256", "width", "heig
 KEEP_PRIORITY = ("test", "val", "train")
 LABEL_WORDS = {0: "real", 1: "fake"}
 MAX_EXAMPLES = 5
+
+# Synthetic fakes a build may add to the training split (`synthetic_fakes`), and where their files go.
+SYNTHETIC_FAKES = ("none", "sbi")
+SBI_DIR = "sbi"
 
 
 def _key_seed(seed: int, *parts: object) -> list[int]:
@@ -230,7 +235,8 @@ def _rel(path: str, root: Path) -> str:
 
 def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits.csv", seed: int = 0,
                    cap_per_class: int = 16000, val_fraction: float = 0.15,
-                   test_fraction: float = 0.15, faces: str = "none") -> BuildReport:
+                   test_fraction: float = 0.15, faces: str = "none", synthetic_fakes: str = "none",
+                   sbi_ratio: float = 0.25) -> BuildReport:
     """Build the split manifest from every dataset under `data` and write it with report.json/report.txt beside it.
 
     `data=None` generates the synthetic demo dataset under `<manifest folder>/demo-data/demo` and uses it (the report
@@ -238,7 +244,9 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
     uses every image whole; "crop" replaces each row's image by its largest face cropped like the training crops
     (under `<manifest folder>/faces/`, cached by content) and skips images without a face; "auto" does that only
     for sources that are not already face crops (`datasets.cropping.AUTO_RULE`). The same files, seed and arguments
-    give the same manifest, byte for byte.
+    give the same manifest, byte for byte. `synthetic_fakes="sbi"` adds self-blended fakes made from a seeded
+    `sbi_ratio` of the real *training* images (`datasets.self_blend`, under `<manifest folder>/sbi/`, cached by
+    content) as training rows of source `<source>+sbi` in their source's group; validation and test never hold one.
     Raises `datasets.layouts.DataLayoutError` for a missing/empty folder or an unknown layout, ValueError for bad
     fractions or face mode, `datasets.faces.DetectorUnavailableError` when cropping needs the missing `mtcnn`, and
     `datasets.audit.LeakageError` if the result leaks (which would be a bug here).
@@ -256,6 +264,9 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
                          "--cap-per-class 16000 (0 = no cap)")
     if faces not in FACE_MODES:
         raise ValueError(f"unknown face mode {faces!r}: use one of {', '.join(FACE_MODES)} (e.g. --faces crop)")
+    if synthetic_fakes not in SYNTHETIC_FAKES or not 0 < sbi_ratio <= 1:
+        raise ValueError(f"synthetic fakes {synthetic_fakes!r} with ratio {sbi_ratio}: use one of "
+                         f"{', '.join(SYNTHETIC_FAKES)} and a ratio in (0, 1], e.g. --synthetic-fakes sbi --sbi-ratio 0.25")
     manifest = Path(manifest).absolute()
     out_dir = manifest.parent
     outputs = [manifest, out_dir / "report.json", out_dir / "report.txt"]
@@ -304,12 +315,18 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
     out["label"] = out["label"].astype(int)
     out["width"] = out["width"].astype(int)
     out["height"] = out["height"].astype(int)
+    blended = {}
+    if synthetic_fakes == "sbi":
+        made = make_self_blended(out, out_dir / SBI_DIR, ratio=sbi_ratio, seed=seed)
+        blended = {"made": len(made.rows), **{reason: n for reason, n in made.skips.items()}}
+        out = pd.concat([out, made.rows[COLUMNS]], ignore_index=True)
+        out = out.sort_values(["source", "path"], kind="stable").reset_index(drop=True)
     duplicates = audit_leakage(out)
 
     report = BuildReport(manifest=str(manifest), data=str(data), data_is_synthetic=synthetic, seed=seed,
                          cap_per_class=cap_per_class, val_fraction=val_fraction, test_fraction=test_fraction)
     report.rows = len(out)
-    report.sources = [name for name, _, _ in sources]
+    report.sources = [name for name, _, _ in sources] + sorted(set(out["source"]) - {n for n, _, _ in sources})
     report.layouts = {name: kind for name, _, kind in sources}
     for source in report.sources:
         rows = out[out["source"] == source]
@@ -323,6 +340,8 @@ def build_manifest(data: str | Path | None, manifest: str | Path = "build/splits
             shown.append(_rel(path, data))
     report.converted = converted
     report.faces = faces
+    report.synthetic_fakes = synthetic_fakes
+    report.self_blended = blended
     report.faces_rule = AUTO_RULE if faces == "auto" else ""
     report.face_sources = {source: asdict(info) for source, info in face_summary.items()}
     report.capped = capped

@@ -41,6 +41,8 @@ class BuildReport:
     faces: str = "none"
     faces_rule: str = ""
     face_sources: dict[str, dict] = field(default_factory=dict)
+    synthetic_fakes: str = "none"
+    self_blended: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
     duplicate_sets: int = 0
     duplicate_files: int = 0
@@ -95,6 +97,12 @@ class BuildReport:
             if conversions.get(kind):
                 lines.append(f"  {conversions[kind]:>6}  {kind}: {text}")
         lines += self._faces_lines()
+        if self.synthetic_fakes == "sbi":
+            made = self.self_blended.get("made", 0)
+            skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(self.self_blended.items()) if reason != "made")
+            lines.append(f"--synthetic-fakes sbi: {made} self-blended fakes added to train (sources '<source>+sbi', "
+                         f"their source's groups) under {Path(self.manifest).parent / 'sbi'}/"
+                         + (f"; skipped: {skipped}" if skipped else ""))
         capped = sum(sum(v.values()) for v in self.capped.values())
         lines.append(f"dropped by the per-class cap (random, seed {self.seed}): {capped}")
         for source, per_label in self.capped.items():

@@ -229,6 +229,17 @@ def _image_rng(seed: int, key: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(key[:16], 16)])
 
 
+# Part of every blend file's name: a change to how blends are made must not reuse files made the old way.
+BLEND_VERSION = 1
+
+
+def _blend_row(row: dict, target: Path, width: int, height: int) -> dict:
+    """The manifest row of a blend: a fake of the training split, in its source's group (never leaves its split)."""
+    return {**row, "path": str(target.resolve()), "label": 1, "split": "train",
+            "source": f"{row['source']}{SOURCE_SUFFIX}", "group": row["group"],
+            "sha256": hashlib.sha256(target.read_bytes()).hexdigest(), "width": width, "height": height}
+
+
 def make_self_blended(frame: pd.DataFrame, out_dir: str | Path, ratio: float = 1.0, seed: int = 0,
                       detect: Detector | None = None, blend_range: tuple[float, float] = (0.5, 1.0),
                       quiet: bool = False) -> SelfBlended:
@@ -263,6 +274,16 @@ def make_self_blended(frame: pd.DataFrame, out_dir: str | Path, ratio: float = 1
     made, skips = [], Counter()
     for position in track(picked, len(picked), "self-blended fakes", quiet=quiet):
         row = reals.iloc[int(position)].to_dict()
+        key = _row_key(row)
+        jpeg = Path(row["path"]).suffix.lower() in (".jpg", ".jpeg")
+        settings = hashlib.sha256(repr((blend_range, BLEND_VERSION)).encode()).hexdigest()[:6]
+        target = out_dir / f"{Path(row['path']).stem}-{key[:12]}-sbi{seed}-{settings}.{'jpg' if jpeg else 'png'}"
+        if target.is_file():
+            # Written atomically, so a file under its final name is complete: a rebuild detects and blends nothing.
+            with Image.open(target) as done:
+                width, height = done.size
+            made.append(_blend_row(row, target, width, height))
+            continue
         try:
             with Image.open(row["path"]) as opened:
                 image = np.asarray(opened.convert("RGB"))
@@ -273,19 +294,13 @@ def make_self_blended(frame: pd.DataFrame, out_dir: str | Path, ratio: float = 1
         if landmarks is None:
             skips["no face found"] += 1
             continue
-        key = _row_key(row)
         blend = self_blend(image, landmarks, _image_rng(seed, key), blend_range=blend_range)
-        jpeg = Path(row["path"]).suffix.lower() in (".jpg", ".jpeg")
-        target = out_dir / f"{Path(row['path']).stem}-{key[:12]}-sbi{seed}.{'jpg' if jpeg else 'png'}"
         with atomic_path(target) as tmp:
             if jpeg:
                 Image.fromarray(blend.image).save(tmp, format="JPEG", quality=95)
             else:
                 Image.fromarray(blend.image).save(tmp, format="PNG")
-        made.append({**row, "path": str(target.resolve()), "label": 1, "split": "train",
-                     "source": f"{row['source']}{SOURCE_SUFFIX}", "group": row["group"],
-                     "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
-                     "width": blend.image.shape[1], "height": blend.image.shape[0]})
+        made.append(_blend_row(row, target, blend.image.shape[1], blend.image.shape[0]))
     columns = list(frame.columns) + [c for c in ("sha256", "width", "height") if c not in frame.columns]
     rows = pd.DataFrame(made, columns=columns)
     return SelfBlended(rows=rows, skips=skips, ineligible=int((~eligible).sum()))

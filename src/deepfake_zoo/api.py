@@ -24,13 +24,14 @@ DEFAULT_RANK_BY = "roc_auc"
 
 def build_split(data: str | Path | None = None, manifest: str | Path = DEFAULT_MANIFEST, *, seed: int = 0,
                 cap_per_class: int = 16000, val_fraction: float = 0.15, test_fraction: float = 0.15,
-                kaggle: bool = False, faces: str = "none"):
+                kaggle: bool = False, faces: str = "none", synthetic_fakes: str = "none", sbi_ratio: float = 0.25):
     """Build the shared leakage-free split (`deepfake-zoo data`); returns the build report.
 
     `data` is a folder holding datasets in the Kaggle layouts (None: generate the synthetic demo); with `kaggle`, the
     two datasets are first downloaded into it with kagglehub. `faces` ("none", "crop", "auto") is `--faces`: train
-    on each image's largest face cropped like the training crops instead of the whole image. The report's `to_text()`
-    is what the CLI prints.
+    on each image's largest face cropped like the training crops instead of the whole image. `synthetic_fakes="sbi"`
+    adds self-blended fakes from a `sbi_ratio` share of the real training faces to the training split only. The
+    report's `to_text()` is what the CLI prints.
 
     >>> build_split("/kaggle/input", "build/splits.csv").to_text()   # doctest: +SKIP
     """
@@ -42,7 +43,8 @@ def build_split(data: str | Path | None = None, manifest: str | Path = DEFAULT_M
         data = data or "data"
         download_kaggle(data)
     return build_manifest(data, manifest, seed=seed, cap_per_class=cap_per_class, val_fraction=val_fraction,
-                          test_fraction=test_fraction, faces=faces)
+                          test_fraction=test_fraction, faces=faces, synthetic_fakes=synthetic_fakes,
+                          sbi_ratio=sbi_ratio)
 
 
 def search(model: str = "cnn", *, config: str | Path | None = None, data: str | Path | None = None,
