@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faces", choices=("auto", "crop", "none"), default="auto",
                         help="auto: crop each face unless the image is already a face crop or has none (default); "
                              "crop: require a face; none: score the whole image resized")
+    parser.add_argument("--tta-flip", action="store_true",
+                        help="average P(fake) of each image and its mirror (test-time augmentation; twice the work)")
     parser.add_argument("--explain", nargs="?", const="explain", default=None, metavar="DIR",
                         help="write a Grad-CAM heatmap PNG per face and an index.html summary into DIR "
                              "(default DIR: explain)")
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         chosen = choose_run(args.runs, model=args.model, rank_by=args.rank_by)
         predictor = Predictor(chosen, batch_size=args.batch_size, faces=args.faces,
-                              keep_inputs=args.explain is not None)
+                              keep_inputs=args.explain is not None, flip=args.tta_flip)
     except ModelChoiceError as exc:
         print(f"deepfake-zoo predict: {exc}", file=sys.stderr)
         return 2
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         page = write_explanations(predictor, verdicts, args.explain)
         print(f"explanations: {page}", file=sys.stderr)
     if args.json:
-        print(report.to_json(verdicts, chosen, args.rank_by))
+        print(report.to_json(verdicts, chosen, args.rank_by, tta_flip=args.tta_flip))
     elif args.csv:
         print(report.to_csv(verdicts), end="")
     else:

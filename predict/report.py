@@ -14,7 +14,8 @@ CSV_COLUMNS = ("path", "kind", "status", "label", "prob_fake", "threshold", "mod
                "frames_with_face", "frame_scores", "error", "scored_on", "face_boxes", "face_scores", "note", "skip")
 RESULT_KEYS = ("path", "kind", "status", "label", "prob_fake", "threshold", "model", "frames_sampled",
                "frames_with_face", "frame_scores", "error", "frame_indices", "scored_on", "faces", "note", "skip")
-REPORT_KEYS = ("model", "run_dir", "threshold", "image_size", "rank_by", "rank_value", "summary", "results")
+REPORT_KEYS = ("model", "run_dir", "threshold", "temperature", "tta_flip", "image_size", "rank_by", "rank_value",
+               "summary", "results")
 SUMMARY_KEYS = ("inputs", "scored", "fake", "real", "no_face", "failed", "skipped")
 
 
@@ -62,12 +63,14 @@ def result_record(verdict: Verdict) -> dict:
     }
 
 
-def report_dict(verdicts: list[Verdict], run: Run, rank_by: str) -> dict:
+def report_dict(verdicts: list[Verdict], run: Run, rank_by: str, tta_flip: bool = False) -> dict:
     """The whole report with REPORT_KEYS: the run used, a summary, and one record per input under "results"."""
     return {
         "model": run.name,
         "run_dir": str(run.path),
         "threshold": run.threshold,
+        "temperature": run.temperature,
+        "tta_flip": tta_flip,
         "image_size": run.image_size,
         "rank_by": rank_by,
         "rank_value": run.rank_value(rank_by),
@@ -76,9 +79,9 @@ def report_dict(verdicts: list[Verdict], run: Run, rank_by: str) -> dict:
     }
 
 
-def to_json(verdicts: list[Verdict], run: Run, rank_by: str) -> str:
+def to_json(verdicts: list[Verdict], run: Run, rank_by: str, tta_flip: bool = False) -> str:
     """The whole report (report_dict) as indented JSON."""
-    return json.dumps(report_dict(verdicts, run, rank_by), indent=2)
+    return json.dumps(report_dict(verdicts, run, rank_by, tta_flip), indent=2)
 
 
 def to_csv(verdicts: list[Verdict]) -> str:

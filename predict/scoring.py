@@ -92,7 +92,8 @@ class Predictor:
     ['fake', 'real']
     """
 
-    def __init__(self, run: Run, model=None, batch_size: int = 32, faces: str = "auto", keep_inputs: bool = False):
+    def __init__(self, run: Run, model=None, batch_size: int = 32, faces: str = "auto", keep_inputs: bool = False,
+                 flip: bool = False):
         from deepfake_zoo.datasets.faces import FACE_MODES
 
         if batch_size < 1:
@@ -104,6 +105,8 @@ class Predictor:
         self.batch_size = batch_size
         self.faces = faces
         self.keep_inputs = keep_inputs
+        # Test-time flip: P(fake) is the mean over the image and its mirror (a face is as real mirrored).
+        self.flip = flip
 
     def label_for(self, prob_fake: float) -> str:
         """"fake" at or above the run's validation-chosen threshold, else "real"."""
@@ -113,13 +116,18 @@ class Predictor:
         """P(fake) for float32 (N, size, size, 3) raw RGB images already at the run's image size."""
         if len(images) == 0:
             return np.zeros((0,), dtype=np.float32)
-        probs = self.model.predict(images, batch_size=self.batch_size, verbose=0)
-        probs = np.asarray(probs, dtype=np.float32).reshape(len(images), -1)[:, 0]
+        probs = self._forward(images)
+        if self.flip:
+            probs = (probs + self._forward(images[:, :, ::-1, :])) / 2
         if self.run.temperature is not None:
             from deepfake_zoo.search.calibration import apply_temperature
 
             probs = apply_temperature(probs, self.run.temperature).astype(np.float32)
         return probs
+
+    def _forward(self, images: np.ndarray) -> np.ndarray:
+        probs = self.model.predict(np.ascontiguousarray(images), batch_size=self.batch_size, verbose=0)
+        return np.asarray(probs, dtype=np.float32).reshape(len(images), -1)[:, 0]
 
     def score_arrays(self, arrays: list[np.ndarray]) -> np.ndarray:
         """P(fake) for RGB arrays (HxWx3, 0..255) of any size, each resized with datasets.images.resize_for_model."""

@@ -83,11 +83,12 @@ def render_leaderboard(runs: str | Path = DEFAULT_RUNS, out: str | Path = DEFAUL
 
 
 def predict(paths: str | Path | Iterable[str | Path], *, model: str | None = None, runs: str | Path = DEFAULT_RUNS,
-            rank_by: str = DEFAULT_RANK_BY, batch_size: int = 32, **options: Any) -> list:
+            rank_by: str = DEFAULT_RANK_BY, batch_size: int = 32, faces: str = "auto", tta_flip: bool = False,
+            frames: int = 16) -> list:
     """Say whether images, folders and videos are deepfaked (`deepfake-zoo predict`); one Verdict per input.
 
-    The model is the best run under `runs` by `rank_by`, or `model`. `options` are predict's other flags as keywords
-    (`frames=16`, ...).
+    The model is the best run under `runs` by `rank_by`, or `model`. `faces` ("auto", "crop", "none") is how faces
+    are found and cropped; `tta_flip` averages each image with its mirror; `frames` are sampled per video.
 
     >>> [(v.path, v.label, v.prob_fake) for v in predict("face.jpg")]   # doctest: +SKIP
     """
@@ -98,4 +99,5 @@ def predict(paths: str | Path | Iterable[str | Path], *, model: str | None = Non
     if isinstance(paths, (str, Path)):
         paths = [paths]
     chosen = choose_run(runs, model=model, rank_by=rank_by)
-    return Predictor(chosen, batch_size=batch_size).predict_paths([str(p) for p in paths], **options)
+    predictor = Predictor(chosen, batch_size=batch_size, faces=faces, flip=tta_flip)
+    return predictor.predict_paths([str(p) for p in paths], frames=frames)

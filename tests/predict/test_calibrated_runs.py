@@ -48,3 +48,14 @@ def test_predict_serves_the_calibrated_probability_and_threshold(tmp_path):
     # A run without a usable block keeps its own threshold and raw scores.
     broken = write_tiny_run(tmp_path / "runs", "broken", threshold=0.4, calibration={"temperature": -1})
     assert read_run(broken).temperature is None and read_run(broken).threshold == 0.4
+
+
+@pytest.mark.slow
+def test_tta_flip_averages_the_image_and_its_mirror(tmp_path):
+    run = read_run(write_tiny_run(tmp_path / "runs", "tiny", threshold=0.5))
+    images = np.random.default_rng(2).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    plain = Predictor(run)
+    both = (plain.score_batch(images) + plain.score_batch(images[:, :, ::-1, :].copy())) / 2
+    flipped = Predictor(run, flip=True).score_batch(images)
+    np.testing.assert_allclose(flipped, both, rtol=1e-5)
+    assert not np.allclose(flipped, plain.score_batch(images))
