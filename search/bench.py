@@ -191,7 +191,7 @@ def _manifest_summary(manifest: str | Path) -> dict:
 
 
 def run_bench(config: SearchConfig, out: str | Path = "bench/results.json", quick: bool = False,
-              only: list[str] | None = None) -> dict:
+              only: list[str] | None = None, extra_steps: list | None = None) -> dict:
     """Run the benchmarks (all, or the `only` ones, merged into an existing results file) and write the results."""
     keras.config.disable_interactive_logging()
     out = Path(out)
@@ -209,6 +209,8 @@ def run_bench(config: SearchConfig, out: str | Path = "bench/results.json", quic
         ("pipeline_vs_backbone", lambda: bench_pipeline_vs_backbone(config, n=128 if quick else 512)),
         ("study_cold", lambda: in_fresh_process(bench_study, study_config, 6 if quick else 30, True)),
         ("study_warm", lambda: in_fresh_process(bench_study, study_config, 6 if quick else 30, False)),
+        # Steps of rooms above search (evaluate), handed in by the roof's bench command; they read the studies' runs.
+        *(extra_steps or []),
     ]
     unknown = sorted(set(only or []) - {name for name, _ in steps})
     if unknown:
@@ -263,4 +265,9 @@ def summary_table(results: dict) -> str:
                 add(f"peak RSS, trial 5 vs {last.replace('_', ' ')} ({r['cache']} study)",
                     f"{rss['trial_5']:.0f} MB vs {rss[last]:.0f} MB = {100 * rss['growth']:+.1f}%{resident}",
                     "< 5% growth, both", met)
+    if "evaluate_throughput" in results:
+        r = results["evaluate_throughput"]
+        add(f"`evaluate` on {r['images']} labelled images ({r['model']}, {r['image_size']}px) vs the model's forward "
+            f"throughput (batch 32, preloaded)", f"{r['evaluate_images_per_s']:.0f} vs {r['model_images_per_s']:.0f} "
+            f"img/s = {r['ratio']:.2f}", f">= {r['target_ratio']:.2f}", r["met"])
     return "\n".join(rows)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # deepfake_zoo.<top module or room> -> its floor. Rooms on one floor do not import each other either.
-TOP = {"cli", "api", "__init__"}
+TOP = {"cli", "api", "bench_cli", "__init__"}
 FLOORS = {"datasets": 1, "zoo": 2, "search": 3, "leaderboard": 4, "predict": 4}
 GROUND, ROOF = 0, 5
 

@@ -1,4 +1,6 @@
-"""Benchmark the search on real data: cache speed-up, pipeline vs. backbone throughput, memory, study wall time.
+"""Benchmark on real data: cache speed-up, pipeline vs. backbone throughput, memory, study wall time, evaluate.
+
+It sits at the roof because it measures rooms on several floors (search's studies, predict's evaluate).
 
 Needs a manifest of real data (`make data DATA=...` or --data here). Writes bench/results.json after every step;
 `--quick` runs a small version (fewer images and trials) to check the benchmark itself works.
@@ -19,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the targets")
     parser.add_argument("--only", help="comma list of benchmarks to (re)run, merged into --out: cache_speedup, "
-                                       "pipeline_vs_backbone, study_cold, study_warm")
+                                       "pipeline_vs_backbone, study_cold, study_warm, evaluate_throughput (needs a study's run)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,5 +38,9 @@ def run(args: argparse.Namespace) -> int:
     only = [name.strip() for name in args.only.split(",")] if args.only else None
     from deepfake_zoo.search.bench import summary_table
 
-    print(summary_table(run_bench(config, args.out, quick=args.quick, only=only)))
+    from deepfake_zoo.predict.bench_evaluate import bench_evaluate_throughput
+
+    evaluate_step = ("evaluate_throughput", lambda: bench_evaluate_throughput(
+        config.manifest, config.runs, n=500 if args.quick else 5000, seed=config.seed))
+    print(summary_table(run_bench(config, args.out, quick=args.quick, only=only, extra_steps=[evaluate_step])))
     return 0
