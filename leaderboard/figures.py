@@ -422,6 +422,7 @@ def robustness_curve(runs: list[RunResult], kind: str) -> go.Figure | None:
     """ROC AUC against severity for one perturbation, one line per model, starting from its clean AUC."""
     fig = go.Figure()
     parameter = None
+    lowest = 0.4
     for i, run in enumerate(runs):
         block = (run.robustness or {}).get("perturbations", {}).get(kind)
         if not block:
@@ -429,6 +430,7 @@ def robustness_curve(runs: list[RunResult], kind: str) -> go.Figure | None:
         parameter = parameter or block["parameter"]
         x = ["clean"] + [f"{block['parameter']} {_level(v)}" for v in block["levels"]]
         y = [run.robustness.get("clean_roc_auc")] + block["roc_auc"]
+        lowest = min([lowest] + [v - 0.03 for v in y if v is not None])
         n = run.robustness.get("n")
         fig.add_trace(go.Scatter(
             x=[text(v) for v in x], y=[math.nan if v is None else v for v in y], mode="lines+markers",
@@ -439,7 +441,7 @@ def robustness_curve(runs: list[RunResult], kind: str) -> go.Figure | None:
         return None
     return _layout(fig, f"Robustness to {text(kind)} ({text(parameter)})", height=340,
                    xaxis=dict(title="severity (left: none)", type="category"),
-                   yaxis=dict(title="ROC AUC", range=[0.4, 1.02]), legend=_TOP_LEGEND, margin=dict(t=70))
+                   yaxis=dict(title="ROC AUC", range=[lowest, 1.02]), legend=_TOP_LEGEND, margin=dict(t=70))
 
 
 def _level(value: float) -> str:

@@ -114,6 +114,17 @@ def test_ranking_by_the_cross_set_mean_puts_unmeasured_runs_last(runs_dir):
     assert rank_key(metrics, CROSS_MEAN_KEY, HOLDOUT) == (0, pytest.approx(-0.655), HOLDOUT)
 
 
+def test_predict_ranks_by_the_cross_set_mean_as_the_page_does(runs_dir):
+    from deepfake_zoo.predict.models import Run, rank_runs
+
+    folders = ["cnn", "evil", HOLDOUT, "mobilenet_v2_frozen"]
+    runs = [Run(name=f, path=runs_dir / f, threshold=0.5, image_size=32, metrics=read_metrics(runs_dir / f))
+            for f in folders]
+    ranked = [run.name for run in rank_runs(runs, CROSS_MEAN_KEY)]
+    page = [r.folder.name for r in build_leaderboard(runs_dir, rank_by=CROSS_MEAN_KEY).runs]
+    assert ranked == page == [HOLDOUT, "mobilenet_v2_frozen", "cnn", "evil"]
+
+
 def test_ranking_by_the_cross_set_mean_without_any_says_how_to_get_one(tmp_path):
     make_run(tmp_path / "runs", "cnn", 1.0, seed=1)
     with pytest.raises(ValueError, match="deepfake-zoo evaluate DATA"):
