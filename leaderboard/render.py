@@ -1,5 +1,9 @@
 """Render runs/*/ into one self-contained leaderboard/index.html: ranked table, comparison plots, one section per model.
 
+Beyond the test split the page shows what each run folder holds of: external/<SET>/metrics.json (`evaluate`), a
+`holdout` block (cross-source runs), robustness.json, cost.json and the calibration block, as a generalization
+matrix, robustness curves, a Pareto plot and reliability diagrams; a run without them says "not measured".
+
 The page needs no server and no network: plotly.js is inlined once and every figure's JSON sits in a single
 `<script type="application/json">` block that a few lines of inline JS hand to `Plotly.newPlot`. This module
 gathers the data (ranked runs, table cells, figures); the markup is `templates/page.html` (Jinja2, autoescaping on,
@@ -351,6 +355,9 @@ class _Page:
             ("objective", None if m.get("objective") is None else
              f"{m['objective']} = {_fmt_param(m.get('best_value'))}"),
             ("trained on", " + ".join(m.get("train_sources") or []) or None),
+            ("held out", _holdout_text(m)),
+            ("latency", _latency_text(run.cost)),
+            ("calibration", _calibration_text(run.calibration)),
             ("test images", m.get("n_test")), ("engine", m.get("engine")), ("study", m.get("study_name")),
             ("seed", m.get("seed")), ("epochs", m.get("epochs")), ("created", m.get("created")),
             ("folder", readable_text(str(run.folder))),
@@ -378,6 +385,34 @@ def _metric_rows(run: RunResult) -> list[tuple[str, list[str], Any]]:
         rows.append(("validation", validation, validation.get("n")))
     return [(split, [_fmt_rate(float(v) if is_number(v := block.get(k)) else None) for k in HEADLINE_METRICS],
              n if n is not None else "—") for split, block, n in rows]
+
+
+def _holdout_text(metrics: dict[str, Any]) -> str | None:
+    sources = metrics.get("holdout_sources")
+    if not (isinstance(sources, list) and sources and all(isinstance(s, str) for s in sources)):
+        return None
+    return " + ".join(sources) + " (never in training or validation)"
+
+
+def _latency_text(cost: dict[str, Any] | None) -> str:
+    if not cost:
+        return "not measured"
+    throughput = cost.get("throughput_images_per_s")
+    return (f"{cost['latency_ms_per_image']:.2f} ms per image (CPU, batch 1, median)"
+            + (f"; {throughput:.0f} images/s at batch {int(cost.get('batch_size') or 32)}" if throughput else ""))
+
+
+def _calibration_text(block: dict[str, Any] | None) -> str:
+    if not block:
+        return "not measured"
+    parts = []
+    if block.get("temperature") is not None:
+        parts.append(f"temperature {block['temperature']:.2f} (fitted on validation)")
+    for name, key in (("ECE", "ece"), ("Brier", "brier")):
+        before, after = block.get(f"{key}_before"), block.get(f"{key}_after")
+        if before is not None and after is not None:
+            parts.append(f"{name} {before:.3f} → {after:.3f}")
+    return "; ".join(parts) or "recorded without numbers"
 
 
 def _slug(text: str) -> str:

@@ -200,6 +200,10 @@ def test_reliability_diagram_shows_ece_before_and_after_in_the_legend(runs_dir):
     names = [t["name"] for t in fig["data"]]
     assert names == ["perfectly calibrated", f"raw P(fake), ECE {block['ece_before']:.3f}",
                      f"temperature-scaled (T = 1.70), ECE {block['ece_after']:.3f}"]
+    text = " ".join(parse_page(board.html).text)
+    assert f"ECE {block['ece_before']:.3f} → {block['ece_after']:.3f}" in text
+    assert "12.00 ms per image (CPU, batch 1, median); 333 images/s at batch 32" in text
+    assert "deepfake-faces (never in training or validation)" in text  # the held-out run's facts
     shown = [b for b in block["reliability_before"] if b["n"]]
     assert fig["data"][1]["x"] == pytest.approx([b["mean_prob"] for b in shown])
     assert sum(1 for k in _figures(board.html) if k.endswith("-calibration")) == 1
