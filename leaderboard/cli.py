@@ -1,8 +1,8 @@
 """Render leaderboard/index.html from the results under runs/: one self-contained page (open it from disk, no
 server or network) with the ranked table, ROC curves, confusion matrices, score histograms, optimisation histories,
 parameter importances, the cross-dataset matrix, the generalization matrix (test split, external sets, held-out
-sources), robustness curves, reliability diagrams and ROC AUC against latency. Run folders with missing or broken files are listed on the page,
-never fatal. Produce results first with `make data` and `make search MODEL=cnn`."""
+sources), robustness curves, reliability diagrams and ROC AUC against latency. Run folders with missing or broken
+files are listed on the page, never fatal. Produce results first with `make data` and `make search MODEL=cnn`."""
 from __future__ import annotations
 
 import argparse
