@@ -127,5 +127,9 @@ def test_generalization_matrix_and_a_robustness_plot_are_visible(browser_page):
     assert lines == 2
     legend = jpeg.evaluate("d => d.querySelector('.legend').textContent")
     assert "mobilenet_v2_frozen (n = 60)" in legend and "cnn (n = 50)" in legend
+    # The page's toggle to rank by the mean over the sets that are not in-domain: its column header.
+    page.click("#leaderboard th[data-key=cross_mean_roc_auc] button")
+    assert _row_models(page)[0] == "mobilenet_v2_frozen"
+    assert page.get_attribute("#leaderboard th[data-key=cross_mean_roc_auc]", "aria-sort") == "descending"
     caption = page.locator("#fig-robustness-1-jpeg + p.caption").inner_text()
     assert caption.startswith("Measured on the test split (n = 50, 60 images per model)")

@@ -11,9 +11,8 @@ import pytest
 
 from deepfake_zoo.leaderboard.figures import pareto_front
 from deepfake_zoo.leaderboard.render import build_leaderboard
-from deepfake_zoo.runfiles import CROSS_MEAN_KEY, rank_key, read_metrics, add_cross_mean
-from leaderboard_fixtures import (EVIL_NAME, make_run, parse_page, write_cost, write_external, write_fixture_runs,
-                                  write_robustness)
+from deepfake_zoo.runfiles import CROSS_MEAN_KEY, add_cross_mean, rank_key, read_metrics
+from leaderboard_fixtures import EVIL_NAME, make_run, parse_page, write_cost, write_external, write_fixture_runs
 
 HOLDOUT = "mobilenet_v2_frozen-holdout-deepfake-faces"
 NESTED = "[" * 1500 + "]" * 1500
