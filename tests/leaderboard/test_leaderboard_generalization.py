@@ -284,3 +284,40 @@ def test_a_hostile_calibration_or_holdout_block_is_a_note_not_a_skip(tmp_path, c
     (run,) = board.runs
     assert any(note in n for n in run.notes), run.notes
     assert run.value(CROSS_MEAN_KEY) is None
+
+
+def test_files_written_by_the_real_writers_are_read_without_notes(tmp_path):
+    """Guards the contract: calibration and robustness as search writes them, external metrics with the keys of
+    `evaluate` (the leaderboard itself imports neither)."""
+    import numpy as np
+    import pandas as pd
+
+    from deepfake_zoo.search.calibration import calibration_block
+    from deepfake_zoo.search.metrics import evaluate_predictions
+    from deepfake_zoo.search.robustness import PERTURBATIONS, robustness_report
+
+    runs = tmp_path / "runs"
+    make_run(runs, "real_writers", 1.2, seed=4)
+    folder = runs / "real_writers"
+    val, test = pd.read_csv(folder / "val_predictions.csv"), pd.read_csv(folder / "predictions.csv")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics.update(calibration_block(val["label"], val["prob_fake"], test["label"], test["prob_fake"]))
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    rng = np.random.default_rng(0)
+    scores = {"clean": test["prob_fake"].to_numpy()}
+    for kind, (_, levels) in PERTURBATIONS.items():
+        for level in levels:
+            scores[f"{kind}/{level:g}"] = np.clip(scores["clean"] + rng.normal(0, 0.2, len(test)), 0, 1)
+    report = robustness_report(scores, test["label"].to_numpy(), 0.5)
+    (folder / "robustness.json").write_text(json.dumps({"split": "test", "n": len(test), **report}))
+    external = evaluate_predictions(test, 0.5)
+    write_external(folder, "placeholder", 0.5, 10)  # then replaced by evaluate's own keys
+    (folder / "external" / "placeholder" / "metrics.json").write_text(json.dumps(
+        {"name": "placeholder", **external, "data": {"path": "/x", "kind": "csv"}, "skips": {}}))
+
+    board = build_leaderboard(runs)
+    (run,) = board.runs
+    assert run.notes == []
+    assert run.calibration and run.calibration["reliability_after"]
+    assert sorted(run.robustness["perturbations"]) == sorted(PERTURBATIONS)
+    assert run.value(CROSS_MEAN_KEY) == pytest.approx(external["roc_auc"])
