@@ -288,6 +288,8 @@ class _Page:
         context: dict[str, Any] = dict(
             runs=self.runs, runs_dir=self.runs_dir, rank_by=self.rank_by, rank_label=metric_label(self.rank_by),
             direction="lower is better" if lower_is_better(self.rank_by) else "higher is better",
+            rank_scope=("over the external sets and held-out sources (not in-domain)" if self.rank_by == CROSS_MEAN_KEY
+                        else "on the held-out test split"),
             created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), target=ACCURACY_TARGET_TEXT,
             best=self.best(), synthetic=[r.name for r in self.runs if r.metrics.get("data_is_synthetic")],
             skipped=[(readable_text(str(s.folder)), s.reason) for s in self.skipped],

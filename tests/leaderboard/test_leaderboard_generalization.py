@@ -106,6 +106,7 @@ def test_ranking_by_the_cross_set_mean_puts_unmeasured_runs_last(runs_dir):
     assert order[:2] == [HOLDOUT, "mobilenet_v2_frozen"]
     assert set(order[2:]) == {"cnn", EVIL_NAME}
     page = parse_page(board.html)
+    assert "over the external sets and held-out sources (not in-domain)" in " ".join(page.text)
     assert [float(row[CROSS_MEAN_KEY]) for row in page.rows[:2]] == pytest.approx([0.655, 0.55])
     # The same rule for every reader (predict ranks with rank_key after add_cross_mean).
     metrics = read_metrics(runs_dir / HOLDOUT)
