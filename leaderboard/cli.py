@@ -1,7 +1,8 @@
 """Render leaderboard/index.html from the results under runs/: one self-contained page (open it from disk, no
 server or network) with the ranked table, ROC curves, confusion matrices, score histograms, optimisation histories,
-parameter importances and the cross-dataset matrix. Run folders with missing or broken files are listed on the page,
-never fatal. Produce results first with `make data` and `make search MODEL=cnn`."""
+parameter importances, the cross-dataset matrix, the generalization matrix (test split, external sets, held-out
+sources), robustness curves, reliability diagrams and ROC AUC against latency. Run folders with missing or broken
+files are listed on the page, never fatal. Produce results first with `make data` and `make search MODEL=cnn`."""
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="leaderboard/index.html",
                         help="where to write the page (default: leaderboard/index.html)")
     parser.add_argument("--rank-by", default="roc_auc",
-                        help="metrics.json key to rank by, e.g. accuracy, eer, f1, validation.roc_auc "
+                        help="metrics.json key to rank by, e.g. accuracy, eer, f1, validation.roc_auc, or "
+                             "cross_mean_roc_auc (mean ROC AUC over the external and held-out sets) "
                              "(default: roc_auc; EER, losses, times and sizes rank smallest first)")
 
 

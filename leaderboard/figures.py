@@ -16,7 +16,8 @@ from plotly.subplots import make_subplots
 from sklearn.metrics import auc, roc_curve
 
 from deepfake_zoo.leaderboard.runs import RunResult
-from deepfake_zoo.runfiles import ACCURACY_TARGET, ACCURACY_TARGET_TEXT, equal_error_point, lower_is_better, number_or
+from deepfake_zoo.runfiles import (ACCURACY_TARGET, ACCURACY_TARGET_TEXT, equal_error_point, is_number,
+                                   lower_is_better, number_or)
 
 REAL_COLOR, FAKE_COLOR = "#0072B2", "#D55E00"
 GOOD_COLOR, BAD_COLOR, MUTED_COLOR = "#009E73", "#D55E00", "#9aa0a6"
@@ -378,6 +379,144 @@ def training_curves(run: RunResult) -> go.Figure | None:
                    margin=dict(t=70))
 
 
+def reliability(run: RunResult) -> go.Figure | None:
+    """Reliability diagram on the test split: fraction fake against mean P(fake) per bin, before and after the
+    temperature fitted on validation, ECE of each in the legend."""
+    block = run.calibration
+    if not block:
+        return None
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", hoverinfo="skip",
+                             line=dict(color=MUTED_COLOR, dash="dot", width=1)))
+    temperature = block.get("temperature")
+    for side, color, label in (("before", PALETTE[1], "raw P(fake)"),
+                               ("after", PALETTE[0], "temperature-scaled" + (
+                                   f" (T = {temperature:.2f})" if temperature is not None else ""))):
+        points = block.get(f"reliability_{side}") or []
+        if not points:
+            continue
+        ece = block.get(f"ece_{side}")
+        name = f"{label}, ECE {ece:.3f}" if ece is not None else f"{label}, ECE not recorded"
+        fig.add_trace(go.Scatter(
+            x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=name,
+            line=dict(color=color, width=2), marker=dict(size=[6 + min(10, math.sqrt(p[2])) for p in points]),
+            customdata=[p[2] for p in points],
+            hovertemplate="mean P(fake) %{x:.3f}<br>fraction fake %{y:.3f}<br>%{customdata} images<extra></extra>"))
+    return _layout(fig, "Reliability diagram (test)", height=360,
+                   xaxis=dict(title="mean predicted P(fake) in the bin", range=[0, 1]),
+                   yaxis=dict(title="fraction of fakes in the bin", range=[0, 1.02]),
+                   legend=dict(x=0.02, xanchor="left", y=0.98, yanchor="top"))
+
+
+def robustness_kinds(runs: list[RunResult]) -> list[str]:
+    """Every perturbation any run was measured under, in the order first met (the search writes a fixed order)."""
+    kinds: list[str] = []
+    for run in runs:
+        for kind in (run.robustness or {}).get("perturbations", {}):
+            if kind not in kinds:
+                kinds.append(kind)
+    return kinds
+
+
+def robustness_curve(runs: list[RunResult], kind: str) -> go.Figure | None:
+    """ROC AUC against severity for one perturbation, one line per model, starting from its clean AUC."""
+    fig = go.Figure()
+    parameter = None
+    lowest = 0.4
+    for i, run in enumerate(runs):
+        block = (run.robustness or {}).get("perturbations", {}).get(kind)
+        if not block:
+            continue
+        parameter = parameter or block["parameter"]
+        x = ["clean"] + [f"{block['parameter']} {_level(v)}" for v in block["levels"]]
+        y = [run.robustness.get("clean_roc_auc")] + block["roc_auc"]
+        lowest = min([lowest] + [v - 0.03 for v in y if v is not None])
+        n = run.robustness.get("n")
+        fig.add_trace(go.Scatter(
+            x=[text(v) for v in x], y=[math.nan if v is None else v for v in y], mode="lines+markers",
+            name=text(run.name) + (f" (n = {int(n)})" if n is not None else ""),
+            line=dict(color=PALETTE[i % len(PALETTE)], width=2),
+            hovertemplate="%{x}: ROC AUC %{y:.3f}<extra>%{fullData.name}</extra>"))
+    if not fig.data:
+        return None
+    return _layout(fig, f"Robustness to {text(kind)} ({text(parameter)})", height=340,
+                   xaxis=dict(title="severity (left: none)", type="category"),
+                   yaxis=dict(title="ROC AUC", range=[lowest, 1.02]), legend=_TOP_LEGEND, margin=dict(t=70))
+
+
+def _level(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def pareto_front(points: dict[str, tuple[float, float]]) -> set[str]:
+    """The names whose (latency, ROC AUC) no other point beats on both: no other is at least as fast and at least
+    as accurate while strictly better on one."""
+    front = set()
+    for name, (latency, area) in points.items():
+        if not any(o_lat <= latency and o_auc >= area and (o_lat < latency or o_auc > area)
+                   for other, (o_lat, o_auc) in points.items() if other != name):
+            front.add(name)
+    return front
+
+
+def pareto_points(runs: list[RunResult]) -> dict[str, tuple[float, float]]:
+    """{model: (latency ms per image, in-domain test ROC AUC)} for the runs that have both."""
+    points = {}
+    for run in runs:
+        area = run.value("roc_auc")
+        if run.cost and area is not None:
+            points[run.name] = (run.cost["latency_ms_per_image"], area)
+    return points
+
+
+def pareto(runs: list[RunResult]) -> go.Figure | None:
+    """Test ROC AUC against CPU latency per image; the models nobody beats on both are marked and joined."""
+    points = pareto_points(runs)
+    if not points:
+        return None
+    front = pareto_front(points)
+    fig = go.Figure()
+    best = sorted((points[n] for n in front))
+    fig.add_trace(go.Scatter(x=[p[0] for p in best], y=[p[1] for p in best], mode="lines", name="Pareto front",
+                             line=dict(color=GOOD_COLOR, dash="dash", width=1.5, shape="hv"), hoverinfo="skip"))
+    for on_front, symbol, color, label in ((True, "star", GOOD_COLOR, "on the front (nobody faster and better)"),
+                                           (False, "circle", MUTED_COLOR, "beaten on both by another")):
+        names = [n for n in points if (n in front) == on_front]
+        if not names:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[points[n][0] for n in names], y=[points[n][1] for n in names], mode="markers+text", name=label,
+            text=[text(n) for n in names], textposition="top center", cliponaxis=False,
+            marker=dict(size=13 if on_front else 9, symbol=symbol, color=color),
+            hovertemplate="%{text}<br>%{x:.2f} ms/image, ROC AUC %{y:.3f}<extra></extra>"))
+    return _layout(fig, "Quality against speed", height=380, legend=_TOP_LEGEND, margin=dict(t=70),
+                   xaxis=dict(title="CPU latency per image, batch 1 (ms, log scale)", type="log"),
+                   yaxis=dict(title="ROC AUC (test split)"))
+
+
+def model_caption(key: str, run: RunResult) -> str:
+    """What data a model's figure was measured on, said under it."""
+    n_test = run.value("n_test")
+    test = "the test split" + (f" (n = {int(n_test)})" if n_test is not None else "")
+    validation = run.metrics.get("validation") if isinstance(run.metrics.get("validation"), dict) else {}
+    n_val = validation.get("n") if is_number(validation.get("n")) else None
+    cal = run.calibration or {}
+    return {
+        "confusion": f"Measured on {test} at the threshold chosen on validation.",
+        "roc": f"Measured on {test}; dotted: the validation split"
+               + (f" (n = {int(n_val)})" if n_val is not None else "") + ".",
+        "scores": f"Measured on {test}.",
+        "sources": f"Measured on {test}, split by source dataset (n per source in the hover).",
+        "history": "Validation objective of each trial of the search (the test split is never seen).",
+        "trials": "Validation values per epoch during the search (the test split is never seen).",
+        "importances": "fANOVA over the search's completed trials (validation objective).",
+        "training": "The final model's per-epoch curves: training data and the validation split.",
+        "calibration": "Measured on the test split" + (f" (n = {int(cal['n_test'])})" if cal.get("n_test") else "")
+                       + f", {int(cal.get('bins') or 15)} equal-width bins; temperature fitted on the validation "
+                       "split" + (f" (n = {int(cal['n_validation'])})" if cal.get("n_validation") else "") + ".",
+    }.get(key, "")
+
+
 MODEL_FIGURES = (
     ("confusion", "confusion matrix", confusion_matrix),
     ("roc", "ROC curve", roc),
@@ -387,4 +526,5 @@ MODEL_FIGURES = (
     ("trials", "trial learning curves", trial_curves),
     ("importances", "parameter importances", importances),
     ("training", "training curves", training_curves),
+    ("calibration", "reliability diagram", reliability),
 )

@@ -1,5 +1,9 @@
 """Render runs/*/ into one self-contained leaderboard/index.html: ranked table, comparison plots, one section per model.
 
+Beyond the test split the page shows what each run folder holds of: external/<SET>/metrics.json (`evaluate`), a
+`holdout` block (cross-source runs), robustness.json, cost.json and the calibration block, as a generalization
+matrix, robustness curves, a Pareto plot and reliability diagrams; a run without them says "not measured".
+
 The page needs no server and no network: plotly.js is inlined once and every figure's JSON sits in a single
 `<script type="application/json">` block that a few lines of inline JS hand to `Plotly.newPlot`. This module
 gathers the data (ranked runs, table cells, figures); the markup is `templates/page.html` (Jinja2, autoescaping on,
@@ -22,15 +26,19 @@ from plotly.offline import get_plotlyjs
 from deepfake_zoo.atomic import write_text
 from deepfake_zoo.leaderboard import figures
 from deepfake_zoo.leaderboard.runs import RunResult, SkippedRun, load_runs
-from deepfake_zoo.runfiles import (ACCURACY_TARGET, ACCURACY_TARGET_TEXT, HEADLINE_METRICS, is_number,
-                                   lower_is_better, numeric_keys, rank_key, readable_text)
+from deepfake_zoo.runfiles import (ACCURACY_TARGET, ACCURACY_TARGET_TEXT, CROSS_MEAN_KEY, HEADLINE_METRICS,
+                                   is_number, lower_is_better, numeric_keys, rank_key, readable_text)
 
 METRIC_LABELS = {
     "accuracy": "test accuracy", "roc_auc": "ROC AUC", "eer": "EER", "f1": "F1",
     "average_precision": "average precision",
     "wall_time_s": "search wall time", "inference_images_per_s": "inference images/s", "params_total": "parameters",
     "params_trainable": "trainable parameters", "image_size": "input size", "best_value": "best validation value",
+    CROSS_MEAN_KEY: "mean cross-set ROC AUC", "validation.roc_auc": "validation ROC AUC",
 }
+# Validation ROC AUC this far above test means the search picked a model that suits the validation split more than
+# faces in general: a small validation split, or one that leaks (the same people or videos as training).
+GAP_FLAG = 0.05
 _HERE = Path(__file__).resolve().parent
 # Autoescaping for every template whatever its name: names, sources and notes come from files anyone can write.
 _TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True,
@@ -75,6 +83,9 @@ def write_leaderboard(runs_dir: str | Path = "runs", out: str | Path = "leaderbo
 def rank_runs(runs: list[RunResult], rank_by: str = "roc_auc") -> list[RunResult]:
     """Best first by `rank_by`; runs without that number go last, ties broken by folder name (as `predict` does)."""
     if runs and all(r.value(rank_by) is None for r in runs):
+        if rank_by == CROSS_MEAN_KEY:
+            raise ValueError(f"no run has a result beyond its own test split to rank by {rank_by}: score runs on "
+                             "other data with `deepfake-zoo evaluate DATA`, or search with --holdout-sources")
         keys = numeric_keys(r.metrics for r in runs)
         raise ValueError(f"no run has a number at --rank-by {rank_by!r}; choose one of: {', '.join(keys)} "
                          "(or a dotted path such as validation.roc_auc)")
@@ -210,9 +221,30 @@ def _speed_cell(run: RunResult) -> Cell:
     return Cell(_fmt_count(speed) if speed is None else f"{speed:.1f}", speed)
 
 
+def validation_gap(run: RunResult) -> float | None:
+    """Validation minus test ROC AUC, None unless both were recorded."""
+    val, test = run.value("validation.roc_auc"), run.value("roc_auc")
+    return None if val is None or test is None else val - test
+
+
+def _gap_cell(run: RunResult) -> Cell:
+    gap = validation_gap(run)
+    if gap is None:
+        return Cell()
+    return Cell(f"{gap:+.3f}", gap, warn="selection?" if gap > GAP_FLAG else None)
+
+
+def _cross_mean_cell(run: RunResult) -> Cell:
+    value = run.value(CROSS_MEAN_KEY)
+    return Cell("not measured" if value is None else f"{value:.3f}", value)
+
+
 COLUMNS: list[Column] = [
     Column("accuracy", "test accuracy", "num", False, _metric_cell("accuracy")),
     Column("roc_auc", "ROC AUC", "num", False, _metric_cell("roc_auc")),
+    Column("validation.roc_auc", "val ROC AUC", "num", False, _metric_cell("validation.roc_auc")),
+    Column("val_test_gap", "val − test AUC", "num", True, _gap_cell),
+    Column(CROSS_MEAN_KEY, "cross-set ROC AUC", "num", False, _cross_mean_cell),
     Column("eer", "EER", "num", True, _metric_cell("eer")),
     Column("f1", "F1", "num", False, _metric_cell("f1")),
     Column("average_precision", "avg precision", "num", False, _metric_cell("average_precision")),
@@ -236,6 +268,7 @@ class Plot:
     id: str
     height: int
     css: str = ""
+    caption: str = ""  # on what data the figure was measured
 
 
 class _Page:
@@ -244,17 +277,19 @@ class _Page:
         self.anchors = {id(run): anchor(i, run.name) for i, run in enumerate(runs)}
         self.figures: dict[str, str] = {}
 
-    def figure(self, fig_id: str, fig, css: str = "") -> Plot | None:
+    def figure(self, fig_id: str, fig, css: str = "", caption: str = "") -> Plot | None:
         """Register a plotly figure (JSON via plotly's own encoder) and return its placeholder, None without one."""
         if fig is None:
             return None
         self.figures[fig_id] = pio.to_json(fig, validate=False)
-        return Plot(fig_id, int(fig.layout.height or figures.TEMPLATE.layout.height), css)
+        return Plot(fig_id, int(fig.layout.height or figures.TEMPLATE.layout.height), css, caption)
 
     def render(self) -> str:
         context: dict[str, Any] = dict(
             runs=self.runs, runs_dir=self.runs_dir, rank_by=self.rank_by, rank_label=metric_label(self.rank_by),
             direction="lower is better" if lower_is_better(self.rank_by) else "higher is better",
+            rank_scope=("over the external sets and held-out sources (not in-domain)" if self.rank_by == CROSS_MEAN_KEY
+                        else "on the held-out test split"),
             created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), target=ACCURACY_TARGET_TEXT,
             best=self.best(), synthetic=[r.name for r in self.runs if r.metrics.get("data_is_synthetic")],
             skipped=[(readable_text(str(s.folder)), s.reason) for s in self.skipped],
@@ -268,9 +303,22 @@ class _Page:
                            synthetic=bool(run.metrics.get("data_is_synthetic")),
                            cells=[(c.key, c.cell(run)) for c in columns])
                       for rank, run in enumerate(self.runs, start=1)],
-                comparison=[p for p in (self.figure("fig-compare-accuracy", figures.accuracy_bars(self.runs)),
-                                        self.figure("fig-compare-roc", figures.roc_overlay(self.runs))) if p],
-                cross=self.figure("fig-compare-cross", figures.cross_dataset_matrix(self.runs), css="wide"),
+                comparison=[p for p in (
+                    self.figure("fig-compare-accuracy", figures.accuracy_bars(self.runs),
+                                caption="Measured on each model's test split (n per model in the table below)."),
+                    self.figure("fig-compare-roc", figures.roc_overlay(self.runs),
+                                caption="Measured on each model's test split (predictions.csv).")) if p],
+                cross=self.figure("fig-compare-cross", figures.cross_dataset_matrix(self.runs), css="wide",
+                                  caption="Measured on the test split, per source dataset (n in the hover)."),
+                generalization=generalization_matrix(self.runs, self.anchors),
+                robustness=[p for i, kind in enumerate(figures.robustness_kinds(self.runs)) if (p := self.figure(
+                    f"fig-robustness-{i + 1}-{_slug(kind)}", figures.robustness_curve(self.runs, kind),
+                    caption=_robustness_caption(self.runs, kind)))],
+                robustness_missing=[r.name for r in self.runs if r.robustness is None],
+                pareto=self.figure("fig-compare-pareto", figures.pareto(self.runs), css="wide",
+                                   caption=_pareto_caption(self.runs)),
+                cost_missing=[r.name for r in self.runs if r.cost is None],
+                gap_flag=GAP_FLAG,
                 sections=[self.model_section(run) for run in self.runs],
             )
         if self.figures:
@@ -309,6 +357,9 @@ class _Page:
             ("objective", None if m.get("objective") is None else
              f"{m['objective']} = {_fmt_param(m.get('best_value'))}"),
             ("trained on", " + ".join(m.get("train_sources") or []) or None),
+            ("held out", _holdout_text(m)),
+            ("latency", _latency_text(run.cost)),
+            ("calibration", _calibration_text(run.calibration)),
             ("test images", m.get("n_test")), ("engine", m.get("engine")), ("study", m.get("study_name")),
             ("seed", m.get("seed")), ("epochs", m.get("epochs")), ("created", m.get("created")),
             ("folder", readable_text(str(run.folder))),
@@ -316,7 +367,7 @@ class _Page:
         plots, missing = [], []
         for key, label, builder in figures.MODEL_FIGURES:
             plot = self.figure(f"fig-{sid}-{key}", builder(run), css="wide" if key in ("confusion", "training")
-                               else "")
+                               else "", caption=figures.model_caption(key, run))
             if plot:
                 plots.append(plot)
             else:
@@ -336,6 +387,112 @@ def _metric_rows(run: RunResult) -> list[tuple[str, list[str], Any]]:
         rows.append(("validation", validation, validation.get("n")))
     return [(split, [_fmt_rate(float(v) if is_number(v := block.get(k)) else None) for k in HEADLINE_METRICS],
              n if n is not None else "—") for split, block, n in rows]
+
+
+def _holdout_text(metrics: dict[str, Any]) -> str | None:
+    sources = metrics.get("holdout_sources")
+    if not (isinstance(sources, list) and sources and all(isinstance(s, str) for s in sources)):
+        return None
+    return " + ".join(sources) + " (never in training or validation)"
+
+
+def _latency_text(cost: dict[str, Any] | None) -> str:
+    if not cost:
+        return "not measured"
+    throughput = cost.get("throughput_images_per_s")
+    return (f"{cost['latency_ms_per_image']:.2f} ms per image (CPU, batch 1, median)"
+            + (f"; {throughput:.0f} images/s at batch {int(cost.get('batch_size') or 32)}" if throughput else ""))
+
+
+def _calibration_text(block: dict[str, Any] | None) -> str:
+    if not block:
+        return "not measured"
+    parts = []
+    if block.get("temperature") is not None:
+        parts.append(f"temperature {block['temperature']:.2f} (fitted on validation)")
+    for name, key in (("ECE", "ece"), ("Brier", "brier")):
+        before, after = block.get(f"{key}_before"), block.get(f"{key}_after")
+        if before is not None and after is not None:
+            parts.append(f"{name} {before:.3f} → {after:.3f}")
+    return "; ".join(parts) or "recorded without numbers"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")[:40] or "x"
+
+
+def _robustness_caption(runs: list[RunResult], kind: str) -> str:
+    measured = [r for r in runs if kind in (r.robustness or {}).get("perturbations", {})]
+    splits = sorted({r.robustness["split"] for r in measured})
+    sizes = sorted({int(r.robustness["n"]) for r in measured if r.robustness.get("n") is not None})
+    n = "n = " + (", ".join(map(str, sizes)) if sizes else "not recorded")
+    return (f"Measured on the {' / '.join(splits)} split ({n} images per model), each image perturbed before the "
+            "training resize, scored at the run's own threshold (robustness.json).")
+
+
+def _pareto_caption(runs: list[RunResult]) -> str:
+    measured = [r for r in runs if r.cost]
+    repeats = sorted({int(r.cost["repeats"]) for r in measured if r.cost.get("repeats")})
+    return ("ROC AUC on each model's test split; latency: median CPU time per image at batch 1"
+            + (f" over {', '.join(map(str, repeats))} runs" if repeats else "") + " (cost.json). Stars: no other "
+            "model is both faster and better.")
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    """One cell of the generalization matrix: the ROC AUC shown, its n, colour and hover text."""
+
+    text: str
+    n: str
+    sort: float | None
+    style: str
+    title: str
+
+
+def auc_style(value: float | None) -> str:
+    """Background for a ROC AUC cell: white at chance (0.5) to deep blue at 1.0; below chance light red."""
+    if value is None:
+        return ""
+    if value < 0.5:
+        return "background:hsl(8,75%,90%);color:#222"
+    light = 96 - 52 * min(1.0, (value - 0.5) / 0.5)
+    return f"background:hsl(210,65%,{light:.0f}%);color:{'#fff' if light < 62 else '#222'}"
+
+
+def _matrix_cell(value: float | None, n: int | None, title: str) -> MatrixCell:
+    if value is None:
+        return MatrixCell("not measured" if n is None else "n/a", "" if n is None else f"n = {n}", None, "", title)
+    return MatrixCell(f"{value:.3f}", "" if n is None else f"n = {n}", value, auc_style(value), title)
+
+
+def generalization_matrix(runs: list[RunResult], anchors: dict[int, str]) -> dict[str, Any] | None:
+    """Models x evaluation sets (in-domain test split, each external set, each held-out source) with ROC AUC and n,
+    plus the mean over the sets that are not in-domain; None when no run has a set beyond its test split."""
+    columns: list[tuple[str, str]] = [("in-domain", "test split")]
+    for run in runs:
+        for s in run.evaluation_sets:
+            if (s.kind, s.name) not in columns:
+                columns.append((s.kind, s.name))
+    if len(columns) == 1:
+        return None
+    order = {"in-domain": 0, "external": 1, "held-out": 2}
+    columns.sort(key=lambda c: (order[c[0]], c[1]))
+    rows = []
+    for run in runs:
+        found = {(s.kind, s.name): s for s in run.evaluation_sets}
+        cells = []
+        for kind, name in columns:
+            s = found.get((kind, name))
+            if s is None:
+                cells.append(_matrix_cell(None, None, f"{run.name} was not evaluated on {name}"))
+                continue
+            where = (s.data or {}).get("path")
+            title = f"{run.name} on {name} ({kind})" + (f": {readable_text(str(where))}" if where else "")
+            cells.append(_matrix_cell(s.roc_auc, s.n, title))
+        mean = run.value(CROSS_MEAN_KEY)
+        rows.append(dict(run=run, anchor=anchors[id(run)], cells=cells,
+                         mean=_matrix_cell(mean, None, "mean ROC AUC over the external and held-out sets")))
+    return dict(columns=columns, rows=rows)
 
 
 def _static(name: str) -> Markup:

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deepfake_zoo.runfiles import (HEADLINE_METRICS, RERUN_FIX, RunFileError, check_file, is_number, lookup_number,
-                                   read_json, read_metrics, readable_text, run_folders)
+from deepfake_zoo.runfiles import (HEADLINE_METRICS, RERUN_FIX, EvaluationSet, RunFileError, add_cross_mean,
+                                   check_file, is_number, lookup_number, read_json, read_metrics, readable_text,
+                                   run_folders)
 
 # A test split of a million images is about 100 MB of predictions.csv; anything far beyond was not written by a search.
 MAX_CSV_BYTES = 512 * 1024 * 1024
@@ -35,6 +36,10 @@ class RunResult:
     trials: pd.DataFrame | None = None
     importances: dict[str, float] | None = None
     history: dict[str, list[float]] | None = None
+    evaluation_sets: list[EvaluationSet] = field(default_factory=list)  # in-domain test, external, held-out
+    robustness: dict[str, Any] | None = None
+    cost: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
     def value(self, key: str) -> float | None:
@@ -75,6 +80,15 @@ def load_runs(runs_dir: str | Path = "runs") -> tuple[list[RunResult], list[Skip
         run.trials = _read_optional(run, "trials.csv", _read_trials)
         run.importances = _read_optional(run, "importances.json", _read_importances)
         run.history = _read_optional(run, "history.json", _read_history)
+        run.robustness = _read_optional(run, "robustness.json", _read_robustness)
+        run.cost = _read_optional(run, "cost.json", _read_cost)
+        run.evaluation_sets, notes = add_cross_mean(folder, metrics)
+        run.notes.extend(notes)
+        if metrics.get("calibration") is not None:
+            try:
+                run.calibration = _check_calibration(metrics["calibration"])
+            except ValueError as err:
+                run.notes.append(f"metrics.json calibration was ignored: {err}")
         runs.append(run)
     _disambiguate_names(runs)
     return runs, skipped
@@ -180,3 +194,95 @@ def _read_history(path: Path) -> dict[str, list[float]]:
         raise ValueError("expected an object {curve name: [one number per epoch]}")
     curves = {str(k): [float(x) if is_number(x) else math.nan for x in v] for k, v in data.items()}
     return {k: v for k, v in curves.items() if v}
+
+
+# A robustness.json holds four perturbations of two to four levels; a reliability diagram 15 bins. Far more is not
+# a file the search wrote, and would only make the page huge.
+MAX_LEVELS = 50
+MAX_BINS = 200
+
+
+def _optional_number(block: dict, key: str, where: str) -> float | None:
+    value = block.get(key)
+    if value is not None and not is_number(value):
+        raise ValueError(f"{where}{key} is {_shown(value)}, not a number")
+    return None if value is None else float(value)
+
+
+def _shown(value: Any) -> str:
+    text = f"a {type(value).__name__}" if isinstance(value, (dict, list)) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _read_robustness(path: Path) -> dict[str, Any]:
+    """{split, n, clean_roc_auc, perturbations: {kind: {parameter, levels, roc_auc}}} from robustness.json."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ValueError(f"holds {_shown(data)}, not an object")
+    perturbations = data.get("perturbations")
+    if not isinstance(perturbations, dict) or not perturbations:
+        raise ValueError("perturbations is not an object {kind: {parameter, levels, roc_auc, accuracy}}")
+    clean = data.get("clean")
+    out: dict[str, Any] = {
+        "split": readable_text(str(data.get("split") or "test")),
+        "n": _optional_number(data, "n", ""),
+        "clean_roc_auc": _optional_number(clean, "roc_auc", "clean ") if isinstance(clean, dict) else None,
+        "perturbations": {},
+    }
+    for kind, block in perturbations.items():
+        where = f"perturbation {_shown(kind)} "
+        if not isinstance(block, dict):
+            raise ValueError(f"{where}is not an object")
+        levels, aucs = block.get("levels"), block.get("roc_auc")
+        if not (isinstance(levels, list) and isinstance(aucs, list) and 0 < len(levels) == len(aucs) <= MAX_LEVELS):
+            raise ValueError(f"{where}needs lists levels and roc_auc of the same length (1 to {MAX_LEVELS})")
+        if not all(is_number(v) for v in levels):
+            raise ValueError(f"{where}has a level that is not a number")
+        if not all(v is None or is_number(v) for v in aucs):
+            raise ValueError(f"{where}has a roc_auc that is not a number")
+        out["perturbations"][kind] = {"parameter": readable_text(str(block.get("parameter") or "severity")),
+                                      "levels": [float(v) for v in levels],
+                                      "roc_auc": [None if v is None else float(v) for v in aucs]}
+    return out
+
+
+def _read_cost(path: Path) -> dict[str, Any]:
+    """cost.json: latency_ms_per_image (required, > 0) and the optional throughput, parameters and file size."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ValueError(f"holds {_shown(data)}, not an object")
+    latency = _optional_number(data, "latency_ms_per_image", "")
+    if latency is None or latency <= 0:
+        raise ValueError("latency_ms_per_image is missing or not a positive number")
+    out = {"latency_ms_per_image": latency}
+    for key in ("throughput_images_per_s", "params_total", "model_file_bytes", "repeats", "batch_size",
+                "image_size"):
+        out[key] = _optional_number(data, key, "")
+    out["device"] = readable_text(str(data.get("device") or "cpu"))
+    return out
+
+
+def _check_calibration(block: Any) -> dict[str, Any]:
+    """The metrics.json calibration block with its numbers checked and its reliability bins as plain points."""
+    if not isinstance(block, dict):
+        raise ValueError(f"it is {_shown(block)}, not an object")
+    out: dict[str, Any] = {key: _optional_number(block, key, "") for key in (
+        "temperature", "threshold", "ece_before", "ece_after", "brier_before", "brier_after", "bins", "n_test",
+        "n_validation")}
+    for side in ("before", "after"):
+        bins = block.get(f"reliability_{side}")
+        if bins is None:
+            out[f"reliability_{side}"] = []
+            continue
+        if not isinstance(bins, list) or len(bins) > MAX_BINS or not all(isinstance(b, dict) for b in bins):
+            raise ValueError(f"reliability_{side} is not a list of at most {MAX_BINS} bins")
+        points = []
+        for b in bins:
+            mean, frac, n = (_optional_number(b, k, f"reliability_{side} ") for k in ("mean_prob", "fraction_fake",
+                                                                                      "n"))
+            if mean is not None and frac is not None and n:
+                points.append((mean, frac, int(n)))
+        out[f"reliability_{side}"] = points
+    if not out["reliability_before"] and not out["reliability_after"]:
+        raise ValueError("it has no reliability bins with images")
+    return out

@@ -5,8 +5,8 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepfake_zoo.runfiles import (RunFileError, is_number, lookup_number, numeric_keys, rank_key, read_metrics,
-                                   readable_text, run_folders)
+from deepfake_zoo.runfiles import (CROSS_MEAN_KEY, RunFileError, add_cross_mean, is_number, lookup_number,
+                                   numeric_keys, rank_key, read_metrics, readable_text, run_folders)
 
 # Which metric is better smaller, how a dotted key reaches a nested number and how ties break are
 # deepfake_zoo.runfiles' rules, the ones the leaderboard ranks by, so "best" means the same on the page and here.
@@ -94,6 +94,10 @@ def list_runs(runs_dir: str | Path = "runs") -> list[Run]:
 def rank_runs(runs: list[Run], rank_by: str = DEFAULT_RANK_BY) -> list[Run]:
     """Order runs best first by `rank_by` (lower first for metrics like `eer`); runs lacking it go last; ties by
     folder name, exactly as the leaderboard orders its rows."""
+    if rank_by == CROSS_MEAN_KEY:
+        # Derived from runs/<model>/external/ and the holdout block, by the same rule as the leaderboard's.
+        for run in runs:
+            add_cross_mean(run.path, run.metrics)
     return sorted(runs, key=lambda run: rank_key(run.metrics, rank_by, run.path.name))
 
 

@@ -275,3 +275,112 @@ def _is_confusion_matrix(value: Any) -> bool:
     return (isinstance(value, list) and len(value) == 2
             and all(isinstance(row, list) and len(row) == 2 for row in value)
             and all(is_number(c) and c >= 0 and float(c).is_integer() for row in value for c in row))
+
+
+# ------------------------------------------------------------------ evaluation sets beyond the test split
+
+EXTERNAL_DIR = "external"  # runs/<model>/external/<SET>/metrics.json, written by `deepfake-zoo evaluate`
+CROSS_MEAN_KEY = "cross_mean_roc_auc"
+# A user evaluates on a handful of sets; the cap only keeps a folder of thousands from stalling every reader.
+MAX_EXTERNAL_SETS = 100
+_SET_NUMBERS = HEADLINE_METRICS + ("n", "ece", "brier")
+
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    """One set a run was scored on: the in-domain test split, an external set (`evaluate`) or a held-out source."""
+
+    kind: str  # "in-domain", "external" or "held-out"
+    name: str
+    roc_auc: float | None
+    accuracy: float | None
+    n: int | None
+    data: dict | None = None  # what `evaluate` recorded about the external data (path, kind, sources)
+
+
+def _check_scores(block: Any, where: str) -> dict[str, Any]:
+    if not isinstance(block, dict):
+        raise RunFileError(f"{where} holds a {type(block).__name__}, not an object of metrics")
+    for key in _SET_NUMBERS:
+        value = block.get(key)
+        if value is not None and not is_number(value):
+            raise RunFileError(f"{where} field {key} is {_shown(value)}, not a number")
+    return block
+
+
+def read_external(folder: str | Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """{set name: its metrics} from runs/<model>/external/*/metrics.json, and one note per set that was ignored
+    (unreadable, hostile, or a metric that is not a number); never raises for what the folder holds."""
+    root = Path(folder) / EXTERNAL_DIR
+    sets: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+    try:
+        if not root.is_dir():
+            return sets, notes
+        children = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    except OSError as err:
+        return sets, [f"{EXTERNAL_DIR}/ cannot be read ({err.strerror or err})"]
+    if len(children) > MAX_EXTERNAL_SETS:
+        notes.append(f"{EXTERNAL_DIR}/ holds {len(children)} sets; only the first {MAX_EXTERNAL_SETS} are shown")
+    for child in children[:MAX_EXTERNAL_SETS]:
+        where = f"{EXTERNAL_DIR}/{readable_text(child.name)}/metrics.json"
+        try:
+            sets[readable_text(child.name)] = _check_scores(read_json(child / "metrics.json"), where)
+        except RunFileError as err:
+            notes.append(f"{where} was ignored: {err}; rerun `deepfake-zoo evaluate` for it or delete the folder")
+    return sets, notes
+
+
+def read_holdout(metrics: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """{held-out source: its metrics} from metrics.json `holdout` (a cross-source run scored on every row of the
+    sources it never trained on), and one note per block that is not usable."""
+    block = metrics.get("holdout")
+    if block is None:
+        return {}, []
+    if not isinstance(block, dict):
+        return {}, [f"metrics.json holdout was ignored: it is {_shown(block)}, not an object {{source: metrics}}"]
+    sets, notes = {}, []
+    for source, scores in block.items():
+        try:
+            sets[source] = _check_scores(scores, f"metrics.json holdout[{_shown(source)}]")
+        except RunFileError as err:
+            notes.append(f"{err}; that source is not shown")
+    return sets, notes
+
+
+def evaluation_sets(metrics: dict[str, Any], external: dict[str, dict[str, Any]],
+                    holdout: dict[str, dict[str, Any]]) -> list[EvaluationSet]:
+    """The in-domain test split first, then each external set, then each held-out source (names sorted)."""
+    def number(block: dict, key: str) -> float | None:
+        value = block.get(key)
+        return float(value) if is_number(value) else None
+
+    n_test = number(metrics, "n_test")
+    sets = [EvaluationSet("in-domain", "test split", number(metrics, "roc_auc"), number(metrics, "accuracy"),
+                          None if n_test is None else int(n_test))]
+    for kind, blocks in (("external", external), ("held-out", holdout)):
+        for name in sorted(blocks):
+            block = blocks[name]
+            n = number(block, "n")
+            data = block.get("data") if isinstance(block.get("data"), dict) else None
+            sets.append(EvaluationSet(kind, name, number(block, "roc_auc"), number(block, "accuracy"),
+                                      None if n is None else int(n), data))
+    return sets
+
+
+def cross_mean_roc_auc(sets: Iterable[EvaluationSet]) -> float | None:
+    """Mean ROC AUC over the sets that are not in-domain (external and held-out), None when none has one: the
+    number DeepfakeBench reports beside the in-domain AUC."""
+    values = [s.roc_auc for s in sets if s.kind != "in-domain" and s.roc_auc is not None]
+    return float(np.mean(values)) if values else None
+
+
+def add_cross_mean(folder: str | Path, metrics: dict[str, Any]) -> tuple[list[EvaluationSet], list[str]]:
+    """Read the run's external and held-out results, store their mean ROC AUC in `metrics` under CROSS_MEAN_KEY
+    (None when there is none, whatever the file held there), so `rank_key` ranks by it like any metric; returns
+    the evaluation sets and the notes on ignored files."""
+    external, notes = read_external(folder)
+    holdout, holdout_notes = read_holdout(metrics)
+    sets = evaluation_sets(metrics, external, holdout)
+    metrics[CROSS_MEAN_KEY] = cross_mean_roc_auc(sets)
+    return sets, notes + holdout_notes

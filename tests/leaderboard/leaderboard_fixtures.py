@@ -39,8 +39,12 @@ def _predictions(rng: np.random.Generator, n: int, separation: float, sources: l
 def make_run(runs_dir: Path, model: str, separation: float, seed: int, *, folder: str | None = None,
              eval_sources: tuple[str, ...] = ("deepfake-faces", "real-and-fake-face"),
              train_sources: tuple[str, ...] = ("deepfake-faces", "real-and-fake-face"), n_test: int = 60,
-             weights: str = "imagenet", synthetic: bool = False, n_trials: int = 6) -> dict:
-    """Write one complete run folder; larger `separation` means a better model. Returns its metrics dict."""
+             weights: str = "imagenet", synthetic: bool = False, n_trials: int = 6, calibration: bool = False,
+             holdout: dict[str, dict] | None = None) -> dict:
+    """Write one complete run folder; larger `separation` means a better model. Returns its metrics dict.
+
+    `calibration` adds the calibration block (and ece/brier) search writes; `holdout` the held-out sources' scores
+    of a cross-source run ({source: metrics})."""
     rng = np.random.default_rng(seed)
     out = runs_dir / (folder or model)
     out.mkdir(parents=True)
@@ -67,6 +71,11 @@ def make_run(runs_dir: Path, model: str, separation: float, seed: int, *, folder
         "train_sources": list(train_sources), "manifest_sha256": "0" * 64, "data_is_synthetic": synthetic,
         "created": "2026-11-25T10:00:00Z",
     }
+    if calibration:
+        metrics.update(calibration_block(val, test))
+    if holdout is not None:
+        metrics["holdout"] = holdout
+        metrics["holdout_sources"] = sorted(holdout)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     test.to_csv(out / "predictions.csv", index=False)
     val.to_csv(out / "val_predictions.csv", index=False)
@@ -84,6 +93,71 @@ def make_run(runs_dir: Path, model: str, separation: float, seed: int, *, folder
     return metrics
 
 
+def _bins(labels: np.ndarray, probs: np.ndarray, bins: int = 15) -> list[dict]:
+    edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.digitize(probs, edges[1:-1]), 0, bins - 1)
+    return [{"lower": float(edges[i]), "upper": float(edges[i + 1]), "n": int((index == i).sum()),
+             "mean_prob": float(probs[index == i].mean()) if (index == i).any() else None,
+             "fraction_fake": float(labels[index == i].mean()) if (index == i).any() else None} for i in range(bins)]
+
+
+def _ece(labels: np.ndarray, probs: np.ndarray) -> float:
+    return float(sum(b["n"] * abs(b["mean_prob"] - b["fraction_fake"]) for b in _bins(labels, probs) if b["n"])
+                 / len(labels))
+
+
+def calibration_block(val: pd.DataFrame, test: pd.DataFrame, temperature: float = 1.7) -> dict:
+    """The metrics.json calibration block as search/calibration.py writes it (temperature fixed, not fitted)."""
+    y, p = test["label"].to_numpy(), test["prob_fake"].to_numpy()
+    logit = np.log(np.clip(p, 1e-7, 1 - 1e-7) / (1 - np.clip(p, 1e-7, 1 - 1e-7)))
+    scaled = 1 / (1 + np.exp(-logit / temperature))
+    block = {"temperature": temperature, "threshold": 0.5, "ece_before": _ece(y, p), "ece_after": _ece(y, scaled),
+             "brier_before": float(np.mean((p - y) ** 2)), "brier_after": float(np.mean((scaled - y) ** 2)),
+             "bins": 15, "n_validation": len(val), "n_test": len(test),
+             "reliability_before": _bins(y, p), "reliability_after": _bins(y, scaled)}
+    return {"calibration": block, "ece": block["ece_before"], "brier": block["brier_before"]}
+
+
+def write_external(run_folder: Path, name: str, roc_auc: float | None, n: int, accuracy: float = 0.6) -> dict:
+    """runs/<model>/external/<name>/metrics.json as `deepfake-zoo evaluate` writes it."""
+    metrics = {"name": name, "model": run_folder.name, "accuracy": accuracy, "roc_auc": roc_auc, "eer": 0.4,
+               "average_precision": 0.6, "f1": 0.55, "confusion_matrix": [[n // 4, n // 4], [n // 4, n - 3 * (n // 4)]],
+               "n": n, "per_source": {}, "n_real": n // 2, "n_fake": n - n // 2, "ece": 0.2, "brier": 0.24,
+               "threshold": 0.5, "threshold_from": "validation", "temperature": None, "image_size": 32,
+               "skips": {"unreadable": 1}, "n_skipped": 1, "skip_examples": {"unreadable": ["/x/broken.jpg"]},
+               "data": {"path": f"/data/{name}", "kind": "real-fake folders", "listed": n + 1}}
+    folder = run_folder / "external" / name
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+ROBUSTNESS_LEVELS = {"jpeg": ("quality", [90, 70, 50, 30]), "blur": ("sigma", [1, 2, 3]),
+                     "downscale": ("factor", [0.5, 0.25]), "noise": ("sigma", [5, 10])}
+
+
+def write_robustness(run_folder: Path, clean_auc: float, n: int, drop: float = 0.05) -> dict:
+    """runs/<model>/robustness.json as search/robustness.py writes it: AUC falls by `drop` per severity step."""
+    report = {"model": run_folder.name, "split": "test", "n": n, "n_fake": n // 2, "n_real": n - n // 2,
+              "clean": {"roc_auc": clean_auc, "accuracy": clean_auc - 0.05}, "perturbations": {
+                  kind: {"parameter": parameter, "levels": levels,
+                         "roc_auc": [round(clean_auc - drop * (i + 1), 4) for i in range(len(levels))],
+                         "accuracy": [round(clean_auc - 0.05 - drop * (i + 1), 4) for i in range(len(levels))]}
+                  for kind, (parameter, levels) in ROBUSTNESS_LEVELS.items()}}
+    (run_folder / "robustness.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def write_cost(run_folder: Path, latency_ms: float) -> dict:
+    """runs/<model>/cost.json as search/cost.py writes it."""
+    cost = {"model": run_folder.name, "latency_ms_per_image": latency_ms, "latency_ms_p90": latency_ms * 1.2,
+            "throughput_images_per_s": 32_000 / latency_ms / 8, "params_total": 2_257_984,
+            "model_file_bytes": 9_000_000, "image_size": 32, "batch_size": 32, "repeats": 50, "warmup": 5,
+            "batches": 10, "device": "cpu", "cpu_count": 2, "machine": "x86_64", "tensorflow": "2.17"}
+    (run_folder / "cost.json").write_text(json.dumps(cost, indent=2))
+    return cost
+
+
 def write_fixture_runs(runs: Path) -> dict[str, dict]:
     """Three models of clearly different quality (one named to attack the page) plus one broken run folder;
     returns {model name: its metrics.json}."""
@@ -93,10 +167,27 @@ def write_fixture_runs(runs: Path) -> dict[str, dict]:
         EVIL_NAME: make_run(runs, EVIL_NAME, 0.3, seed=3, folder="evil", synthetic=True, weights="none",
                             eval_sources=("deepfake-faces", EVIL_SOURCE), train_sources=(EVIL_SOURCE,)),
     }
+    # The best model was also scored on outside data, measured for robustness and cost, and calibrated; cnn is
+    # cheaper but worse (both on the Pareto front); the hostile-named run has none of the new files.
+    metrics["mobilenet_v2_frozen"].update(calibration_block_for(runs / "mobilenet_v2_frozen"))
+    write_external(runs / "mobilenet_v2_frozen", "gan-faces", 0.55, 80)
+    write_robustness(runs / "mobilenet_v2_frozen", metrics["mobilenet_v2_frozen"]["roc_auc"], 60)
+    write_robustness(runs / "cnn", metrics["cnn"]["roc_auc"], 50, drop=0.02)
+    write_cost(runs / "mobilenet_v2_frozen", 12.0)
+    write_cost(runs / "cnn", 1.5)
     broken = runs / "broken"
     broken.mkdir()
     (broken / "metrics.json").write_text("{ not json")
     return metrics
+
+
+def calibration_block_for(folder: Path) -> dict:
+    """Add the calibration block to an existing fixture run's metrics.json (from its own predictions)."""
+    metrics = json.loads((folder / "metrics.json").read_text())
+    block = calibration_block(pd.read_csv(folder / "val_predictions.csv"), pd.read_csv(folder / "predictions.csv"))
+    metrics.update(block)
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return block
 
 
 class PageParser(HTMLParser):

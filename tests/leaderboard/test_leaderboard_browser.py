@@ -67,7 +67,9 @@ def test_every_plot_rendered(browser_page):
     page, *_ = browser_page
     drawn = page.eval_on_selector_all(".plot", "divs => divs.map(d => [d.id, d.querySelectorAll('.main-svg').length,"
                                                " d.getBoundingClientRect().height])")
-    assert len(drawn) == 3 + 3 * 8  # comparison views + eight plots for each complete run
+    # comparison views (accuracy, ROC, cross-dataset, Pareto, four robustness curves) + eight plots for each complete
+    # run + the calibrated run's reliability diagram
+    assert len(drawn) == 4 + 4 + 3 * 8 + 1
     assert all(svgs >= 1 and height > 100 for _, svgs, height in drawn), drawn
 
 
@@ -106,3 +108,28 @@ def test_table_rows_sort_and_link_to_sections(browser_page):
     assert page.locator(f"section#{section} h2").inner_text().startswith("cnn")
     top = page.evaluate(f"document.getElementById('{section}').getBoundingClientRect().top")
     assert abs(top) < 5
+
+
+def test_generalization_matrix_and_a_robustness_plot_are_visible(browser_page):
+    page, *_ = browser_page
+    matrix = page.locator("#generalization")
+    assert matrix.is_visible()
+    headers = page.eval_on_selector_all("#generalization thead th", "ths => ths.map(t => t.innerText.trim())")
+    assert headers[-1] == "mean not in-domain" and any("gan-faces" in h for h in headers)
+    cell = page.locator("#generalization tr[data-model=mobilenet_v2_frozen] td").nth(1)
+    assert cell.inner_text().split() == ["0.550", "n", "=", "80"]
+    colour = cell.evaluate("td => getComputedStyle(td).backgroundColor")
+    assert colour not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)")
+    jpeg = page.locator("#fig-robustness-1-jpeg")
+    jpeg.scroll_into_view_if_needed()
+    assert jpeg.is_visible() and jpeg.bounding_box()["height"] > 200
+    lines = jpeg.evaluate("d => d.querySelectorAll('.scatterlayer .trace').length")
+    assert lines == 2
+    legend = jpeg.evaluate("d => d.querySelector('.legend').textContent")
+    assert "mobilenet_v2_frozen (n = 60)" in legend and "cnn (n = 50)" in legend
+    # The page's toggle to rank by the mean over the sets that are not in-domain: its column header.
+    page.click("#leaderboard th[data-key=cross_mean_roc_auc] button")
+    assert _row_models(page)[0] == "mobilenet_v2_frozen"
+    assert page.get_attribute("#leaderboard th[data-key=cross_mean_roc_auc]", "aria-sort") == "descending"
+    caption = page.locator("#fig-robustness-1-jpeg + p.caption").inner_text()
+    assert caption.startswith("Measured on the test split (n = 50, 60 images per model)")
