@@ -280,6 +280,11 @@ class TrunkTask(FrozenTask):
     def cache(self) -> FeatureCache:
         return self.trunk_cache(self.entry.cut_choices[0])
 
+    @property
+    def extractor(self) -> keras.Model:
+        """The trunk of the first cut: raw RGB -> cached vector (what the study's estimate times per image)."""
+        return self.cache.extractor
+
     def features(self, split: str, augment: str = "none", view: int = 0, k: int | None = None) -> tf.Tensor:
         k = self.entry.cut_choices[0] if k is None else k
         if view == 0:
