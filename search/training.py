@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 
 from deepfake_zoo import zoo
 from deepfake_zoo.zoo import assembly
+from deepfake_zoo.zoo.search_space import Categorical
 from deepfake_zoo.datasets.pipeline import make_dataset
 from deepfake_zoo.search.features import FeatureCache
 
@@ -262,7 +264,11 @@ class TrunkTask(FrozenTask):
         self._features: dict[tuple, tf.Tensor] = {}
         self._train_labels = tf.constant(self.labels("train"))
         self._epoch_fn: tuple[keras.Model, Callable] | None = None
-        self._splits: dict[int, object] = {}  # id(model) -> its TrunkSplit, whose backbone holds the trained weights
+
+    @property
+    def search_space(self) -> dict:
+        """The entry's space with `unfreeze_blocks` over the cut choices only: what a trunk study should sample."""
+        return {**self.entry.search_space, "unfreeze_blocks": Categorical(tuple(self.entry.cut_choices))}
 
     def cut_for(self, hp: dict) -> int:
         """k, the number of last blocks a trial trains: its unfreeze_blocks snapped to the entry's cut choices."""
@@ -311,9 +317,15 @@ class TrunkTask(FrozenTask):
         _, split = self.entry.build_trunk(k, image_size=self.image_size, weights=self.weights)
         model = assembly.build_upper_model(self.entry, split, self.entry.hparams(hp))
         zoo.compile_model(model, hp)
-        model.zoo_cut = k
-        self._splits = {id(model): split}  # one trial at a time: let the previous trial's backbone go
         return model
+
+    def cut_of(self, model: keras.Model) -> int:
+        """k of a trial model, from its name (it survives a checkpoint's save and load, an attribute would not)."""
+        match = re.search(r"_trunk(\d+)$", model.name)
+        if match is None or int(match.group(1)) not in self.entry.cut_choices:
+            raise ValueError(f"model {model.name!r} is not a cached-trunk trial model of {self.entry.name}: "
+                             "pass one built by this task")
+        return int(match.group(1))
 
     def batch_for(self, n: int) -> int:
         # Upper blocks are real convolutions, not a cheap head: the configured batch size, as on images.
@@ -321,7 +333,7 @@ class TrunkTask(FrozenTask):
 
     def train_epoch(self, model: keras.Model, hp: dict, epoch: int) -> float:
         augment = hp.get("augment", "none")
-        x = self.features("train", augment, epoch % self.views_for(augment), k=model.zoo_cut)
+        x = self.features("train", augment, epoch % self.views_for(augment), k=self.cut_of(model))
         if self._epoch_fn is None or self._epoch_fn[0] is not model:
             self._epoch_fn = (model, head_epoch_function(model))
         loss = self._epoch_fn[1](x, self._train_labels, tf.constant(self.batch_for(int(x.shape[0])), tf.int32),
@@ -329,19 +341,23 @@ class TrunkTask(FrozenTask):
         return float(loss)
 
     def predict(self, model: keras.Model, split: str) -> np.ndarray:
-        x = self.features(split, k=model.zoo_cut)
+        x = self.features(split, k=self.cut_of(model))
         n = int(x.shape[0])
         step = max(self.batch_size, 256)
         chunks = [keras.ops.convert_to_numpy(model(x[i:i + step], training=False)) for i in range(0, n, step)]
         return np.concatenate(chunks).astype(np.float32).reshape(-1)
 
     def export(self, model: keras.Model) -> keras.Model:
-        split = self._splits.get(id(model))
-        if split is None:
-            raise RuntimeError("this model was not built by this task's build(), so its trained blocks are unknown")
-        exported = assembly.export_trunk_model(self.entry, split, model.get_layer("head"), self.image_size,
-                                                   self.trunk_cache(model.zoo_cut).extractor.zoo_weights)
-        return exported
+        """Raw RGB -> preprocessing -> lower (frozen) -> upper -> head, with `model`'s trained weights copied in.
+
+        Works on a reloaded checkpoint too: a fresh backbone is built and the trial's upper blocks' weights set on
+        it, so nothing depends on the object that trained.
+        """
+        k = self.cut_of(model)
+        _, split = self.entry.build_trunk(k, image_size=self.image_size, weights=self.weights)
+        split.upper.set_weights(model.get_layer("backbone").get_weights())
+        return assembly.export_trunk_model(self.entry, split, model.get_layer("head"), self.image_size,
+                                           self.trunk_cache(k).extractor.zoo_weights)
 
     def images_to_train(self, hp: dict) -> int:
         return 0

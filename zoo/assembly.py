@@ -282,7 +282,8 @@ def build_upper_model(entry, split: TrunkSplit, hp: dict[str, Any] | None = None
             pooled.append(keras.layers.GlobalAveragePooling2D(name=f"upper_pool_{i}")(upper_outs[index]))
     features = keras.layers.Concatenate(name="pool")(pooled) if len(pooled) > 1 else pooled[0]
     head = build_head(entry, features.shape[-1], hp)
-    return keras.Model(inputs, head(features), name=f"{entry.name}_upper")
+    # The name carries k, so a trial model reloaded from a checkpoint still says which cached maps it reads.
+    return keras.Model(inputs, head(features), name=f"{entry.name}_trunk{split.k}")
 
 
 def export_trunk_model(entry, split: TrunkSplit, head, size: int, resolved: str):

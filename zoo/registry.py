@@ -226,7 +226,8 @@ class Registry:
                        search_space: dict[str, Param] | None = None, weights_file: str | None = None,
                        weights_url: str | None = None, block_pattern: str | None = None, blocks: int | None = None,
                        unfreeze_max: int = 4, feature_layers: tuple[str, ...] = (),
-                       trunk_cuts: tuple[int, ...] = (), doc: str | None = None, force: bool = False) -> Callable[[Builder], Builder]:
+                       trunk_cuts: tuple[int, ...] = (), doc: str | None = None,
+                       force: bool = False) -> Callable[[Builder], Builder]:
         """Register a backbone builder under `name`; decorators stack, so one builder can serve several variants.
 
         The builder is `fn(image_size, weights_path) -> keras.Model` taking preprocessed input; the entry adds the
@@ -238,8 +239,8 @@ class Registry:
         fine-tuned)`. `feature_layers` names backbone layers whose globally pooled outputs join the last one in the
         feature vector (multi-level features). `trunk_cuts` (at most two) are the numbers k of last blocks a
         cached-trunk fine-tune may train (default (1, 2)). Names end in `_frozen` exactly for frozen entries and in
-        `_finetune` for fine-tuned ones. Raises ValueError for a declaration that breaks these rules, and for a taken name unless
-        `force`.
+        `_finetune` for fine-tuned ones. Raises ValueError for a declaration that breaks these rules, and for a taken
+        name unless `force`.
 
         >>> @register_model("tiny_frozen", family="tiny", input_size=32, frozen=True, preprocessing="unit")
         ... def tiny(image_size, weights_path):
