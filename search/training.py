@@ -15,10 +15,10 @@ import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
 from deepfake_zoo import zoo
-from deepfake_zoo.zoo import assembly
-from deepfake_zoo.zoo.search_space import Categorical
 from deepfake_zoo.datasets.pipeline import make_dataset
 from deepfake_zoo.search.features import FeatureCache
+from deepfake_zoo.zoo import assembly
+from deepfake_zoo.zoo.search_space import Categorical
 
 SPLITS = ("train", "val", "test")
 HEAD_BATCH_SIZE = 64
@@ -247,14 +247,17 @@ class TrunkTask(FrozenTask):
 
     Everything below the cut (the entry's `cut_choices`: "all blocks but the last k") is frozen with BatchNorm in
     inference mode, exactly as in fine-tuning on images, so its output for each image and view is computed once
-    and cached in float16 (keyed like pooled features, plus the cut). A trial builds a fresh backbone, trains its
+    and cached in `dtype` (float16 by default: half the memory, validation AUC unchanged within noise as measured
+    on MobileNetV2; keyed like pooled features, plus the cut). A trial builds a fresh backbone, trains its
     last k blocks (BatchNorm as in fine-tuning) and the head on the cached maps with `head_epoch_function`, and
     exports raw RGB -> preprocessing -> lower -> upper -> head with the trained weights in place.
     A trial's `unfreeze_blocks` picks k; a value that is not one of the choices takes the nearest one.
     """
 
-    def __init__(self, entry, frame, image_size, weights, batch_size, seed, cache_dir: str | Path, views: int):
+    def __init__(self, entry, frame, image_size, weights, batch_size, seed, cache_dir: str | Path, views: int,
+                 dtype: str = "float16"):
         Task.__init__(self, entry, frame, image_size, weights, batch_size, seed)
+        self.dtype = dtype
         if not entry.cut_choices:
             raise ValueError(f"{entry.name} declares no blocks (block_pattern=), so it cannot fine-tune from a "
                              "cached trunk: train it on images")
@@ -279,7 +282,7 @@ class TrunkTask(FrozenTask):
         if k not in self._trunks:
             trunk, split = self.entry.build_trunk(k, image_size=self.image_size, weights=self.weights)
             self._trunks[k] = FeatureCache(self.cache_dir, self.entry.name, self.image_size, trunk,
-                                           wiring=f"trunk:{k}:{split.cut_layer}", dtype="float16")
+                                           wiring=f"trunk:{k}:{split.cut_layer}", dtype=self.dtype)
         return self._trunks[k]
 
     @property

@@ -189,8 +189,9 @@ class TrunkSplit:
 def split_backbone(entry, backbone, k: int) -> TrunkSplit:
     """Cut `backbone` before its last `k` blocks (block_pattern's groups), for every entry that declares blocks.
 
-    Raises ValueError when a layer of the upper part reads a tensor from below the cut other than the cut itself
-    (a skip connection across block boundaries), which no single cached map could feed.
+    The cut is the one tensor that feeds the upper part, at the start of the k-th last block or just past layers
+    there that finish the block below (a residual add). Raises ValueError when no single tensor does (a skip
+    connection spans the whole block), which no single cached map could feed.
     """
     import keras
 
@@ -202,18 +203,21 @@ def split_backbone(entry, backbone, k: int) -> TrunkSplit:
         raise ValueError(f"{entry.name} cannot train its last {k} of {len(groups)} blocks from a cached trunk: "
                          f"declare trunk_cuts between 1 and {len(groups) - 1}")
     upper_layers = [layer for group in groups[-k:] for layer in group]
+    # block_pattern attaches unmatched layers to the next block, so a residual add or a shortcut that finishes the
+    # block below the cut (Xception, MobileNetV3) may lead the upper part: the cut moves past such leading layers,
+    # to the first point of the k-th last block where one tensor feeds everything above it.
+    cut = None
+    for start in range(len(groups[-k])):
+        candidate = upper_layers[start:]
+        external = _external_inputs(candidate)
+        if len(external) == 1:
+            upper_layers, cut = candidate, external[0]
+            break
+    if cut is None:
+        raise ValueError(f"no single tensor feeds the last {k} blocks of {entry.name} (a skip connection crosses "
+                         "every point of that block): choose another trunk_cuts value")
     upper_ids = {id(layer) for layer in upper_layers}
     first = upper_layers[0]
-    cut = first.input
-    if isinstance(cut, (list, tuple)):
-        raise ValueError(f"the first layer of {entry.name}'s last {k} blocks ({first.name}) takes several inputs, "
-                         "so the cut is not one map: choose another trunk_cuts value")
-    for layer in upper_layers:
-        for tensor in keras.tree.flatten(layer.input):
-            producer = tensor._keras_history.operation
-            if tensor is not cut and id(producer) not in upper_ids:
-                raise ValueError(f"layer {layer.name} of {entry.name} reads {producer.name} from below the cut "
-                                 f"before its last {k} blocks: choose another trunk_cuts value")
     outputs = list(backbone.outputs)
     order, lower_outs, upper_outs = [], [], []
     for tensor in outputs:
@@ -227,6 +231,19 @@ def split_backbone(entry, backbone, k: int) -> TrunkSplit:
     # Named as the backbone it is part of: compile_model finds it to scale its learning rate.
     upper = keras.Model(cut, upper_outs, name="backbone")
     return TrunkSplit(backbone, lower, upper, order, first.name, k)
+
+
+def _external_inputs(layers: list) -> list:
+    """The distinct tensors `layers` read that none of them produces."""
+    import keras
+
+    inside = {id(layer) for layer in layers}
+    found: dict[int, object] = {}
+    for layer in layers:
+        for tensor in keras.tree.flatten(layer.input):
+            if id(tensor._keras_history.operation) not in inside:
+                found.setdefault(id(tensor), tensor)
+    return list(found.values())
 
 
 def build_trunk(entry, image_size: int | None, weights: str | None, k: int):
