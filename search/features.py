@@ -63,6 +63,10 @@ class FeatureCache:
     extractor: object
     batch_size: int = 64
     quiet: bool = False
+    # The cached-trunk fine-tune stores activation maps: `wiring` names the cut (a new cut is a new key), `dtype`
+    # float16 halves their memory. Defaults leave the keys of pooled-feature caches as they always were.
+    wiring: str = ""
+    dtype: str = "float32"
     hits: int = 0
     misses: int = 0
     _fingerprint: str | None = field(default=None, repr=False)
@@ -87,6 +91,10 @@ class FeatureCache:
         if policy != "float32":
             # Features computed in float16 (--mixed-precision) differ slightly: they never serve a float32 search.
             parts["dtype_policy"] = policy
+        if self.wiring:
+            parts["wiring"] = self.wiring
+        if self.dtype != "float32":
+            parts["dtype"] = self.dtype
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
 
     def features(self, frame: pd.DataFrame, split: str, augment: str = "none", seed: int = 0) -> np.ndarray:
@@ -104,7 +112,7 @@ class FeatureCache:
             # A callback, not a hand-written batch loop: the features stay exactly those of `predict`.
             outputs = self.extractor.predict(data, verbose=0, callbacks=[_BatchProgress(bar, self.batch_size)])
             bar.update(len(rows))  # a model compiled with steps_per_execution > 1 reports only every few batches
-        features = np.asarray(outputs, dtype=np.float32)
+        features = np.asarray(outputs, dtype=self.dtype)
         if len(features) != len(rows):
             raise RuntimeError(f"feature extraction returned {len(features)} rows for {len(rows)} images")
         self._store(folder, features, {"split": split, "augment": augment, "seed": seed, "n": len(rows),

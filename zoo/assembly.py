@@ -54,9 +54,14 @@ def build_backbone(entry, image_size: int | None, weights: str | None):
 
 def build_extractor(entry, image_size: int | None, weights: str | None, trainable_blocks: int | None):
     """Raw RGB -> preprocessing -> backbone -> pooled vector; the backbone's last `trainable_blocks` blocks train."""
+    backbone, size, resolved = build_backbone(entry, image_size, weights)
+    return extractor_on(entry, backbone, size, resolved, trainable_blocks)
+
+
+def extractor_on(entry, backbone, size: int, resolved: str, trainable_blocks: int | None):
+    """build_extractor around an already built `backbone` (the cached-trunk export reuses a trained one)."""
     import keras
 
-    backbone, size, resolved = build_backbone(entry, image_size, weights)
     set_trainable_blocks(backbone, entry.block_pattern, trainable_blocks)
     inputs = keras.Input((size, size, 3), name="image")
     x = BackbonePreprocess(entry.preprocessing, name="preprocess")(inputs)
@@ -165,3 +170,140 @@ def set_trainable_blocks(backbone, block_pattern: str | None, blocks: int | None
     chosen = {id(layer) for group in groups[-blocks:] for layer in group}
     for layer in backbone.layers:
         layer.trainable = id(layer) in chosen and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+class TrunkSplit:
+    """A backbone cut at a block boundary: `lower` (frozen, cached) feeds `upper` (the last `k` blocks, trained).
+
+    `lower` maps the preprocessed image to [cut map, *multi-level outputs below the cut]; `upper` maps the cut map
+    to the multi-level outputs at or above the cut. `order` lists, for each backbone output in its own order, which
+    part makes it: ("lower", i) or ("upper", i), so pooled features concatenate exactly as the unsplit extractor's.
+    Both parts share their layers with `backbone`, so weights trained through `upper` are the backbone's.
+    """
+
+    def __init__(self, backbone, lower, upper, order: list[tuple[str, int]], cut_layer: str, k: int):
+        self.backbone, self.lower, self.upper = backbone, lower, upper
+        self.order, self.cut_layer, self.k = order, cut_layer, k
+
+
+def split_backbone(entry, backbone, k: int) -> TrunkSplit:
+    """Cut `backbone` before its last `k` blocks (block_pattern's groups), for every entry that declares blocks.
+
+    The cut is the one tensor that feeds the upper part, at the start of the k-th last block or just past layers
+    there that finish the block below (a residual add). Raises ValueError when no single tensor does (a skip
+    connection spans the whole block), which no single cached map could feed.
+    """
+    import keras
+
+    if entry.block_pattern is None:
+        raise ValueError(f"{entry.name} declares no block_pattern, so it has no trunk to cut: register it with "
+                         "block_pattern= and blocks=")
+    groups = backbone_blocks(backbone, entry.block_pattern)
+    if not 1 <= k < len(groups):
+        raise ValueError(f"{entry.name} cannot train its last {k} of {len(groups)} blocks from a cached trunk: "
+                         f"declare trunk_cuts between 1 and {len(groups) - 1}")
+    upper_layers = [layer for group in groups[-k:] for layer in group]
+    # block_pattern attaches unmatched layers to the next block, so a residual add or a shortcut that finishes the
+    # block below the cut (Xception, MobileNetV3) may lead the upper part: the cut moves past such leading layers,
+    # to the first point of the k-th last block where one tensor feeds everything above it.
+    cut = None
+    for start in range(len(groups[-k])):
+        candidate = upper_layers[start:]
+        external = _external_inputs(candidate)
+        if len(external) == 1:
+            upper_layers, cut = candidate, external[0]
+            break
+    if cut is None:
+        raise ValueError(f"no single tensor feeds the last {k} blocks of {entry.name} (a skip connection crosses "
+                         "every point of that block): choose another trunk_cuts value")
+    upper_ids = {id(layer) for layer in upper_layers}
+    first = upper_layers[0]
+    outputs = list(backbone.outputs)
+    order, lower_outs, upper_outs = [], [], []
+    for tensor in outputs:
+        if id(tensor._keras_history.operation) in upper_ids:
+            order.append(("upper", len(upper_outs)))
+            upper_outs.append(tensor)
+        else:
+            order.append(("lower", len(lower_outs)))
+            lower_outs.append(tensor)
+    lower = keras.Model(backbone.inputs[0], [cut] + lower_outs, name="lower")
+    # Named as the backbone it is part of: compile_model finds it to scale its learning rate.
+    upper = keras.Model(cut, upper_outs, name="backbone")
+    return TrunkSplit(backbone, lower, upper, order, first.name, k)
+
+
+def _external_inputs(layers: list) -> list:
+    """The distinct tensors `layers` read that none of them produces."""
+    import keras
+
+    inside = {id(layer) for layer in layers}
+    found: dict[int, object] = {}
+    for layer in layers:
+        for tensor in keras.tree.flatten(layer.input):
+            if id(tensor._keras_history.operation) not in inside:
+                found.setdefault(id(tensor), tensor)
+    return list(found.values())
+
+
+def build_trunk(entry, image_size: int | None, weights: str | None, k: int):
+    """(raw RGB -> [flattened cut map, pooled lower outputs] as one vector, its TrunkSplit): the cached part.
+
+    The vector is what a cache stores per image; `trunk_head_input` undoes the flattening for the trained part.
+    """
+    import keras
+
+    backbone, size, resolved = build_backbone(entry, image_size, weights)
+    set_trainable_blocks(backbone, entry.block_pattern, 0)
+    split = split_backbone(entry, backbone, k)
+    inputs = keras.Input((size, size, 3), name="image")
+    x = BackbonePreprocess(entry.preprocessing, name="preprocess")(inputs)
+    parts = split.lower(x, training=False)
+    parts = parts if isinstance(parts, (list, tuple)) else [parts]
+    pieces = [keras.layers.Flatten(name="cut_map")(parts[0])]
+    pieces += [keras.layers.GlobalAveragePooling2D(name=f"lower_pool_{i}")(t) for i, t in enumerate(parts[1:])]
+    vector = keras.layers.Concatenate(name="trunk")(pieces) if len(pieces) > 1 else pieces[0]
+    trunk = keras.Model(inputs, vector, name="trunk")
+    trunk.zoo_weights = resolved
+    return trunk, split
+
+
+def build_upper_model(entry, split: TrunkSplit, hp: dict[str, Any] | None = None):
+    """Cached trunk vector -> upper blocks (BatchNorm in inference mode, as fine-tuning) -> pooled features -> head.
+
+    Sets the upper blocks trainable (BatchNorm excluded) exactly as `build` with unfreeze_blocks=k would; the upper
+    part is named "backbone" inside, so compile_model gives it `backbone_lr_ratio` as on images. The head is the
+    layer named "head".
+    """
+    import keras
+
+    set_trainable_blocks(split.backbone, entry.block_pattern, split.k)
+    cut_shape = tuple(split.upper.inputs[0].shape[1:])
+    cut_width = 1
+    for dim in cut_shape:
+        cut_width *= int(dim)
+    lower_widths = [int(t.shape[-1]) for t in split.lower.outputs[1:]]
+    inputs = keras.Input((cut_width + sum(lower_widths),), name="trunk_in")
+    x = keras.layers.Reshape(cut_shape, name="cut_map")(inputs[:, :cut_width])
+    upper_outs = split.upper(x, training=False)
+    upper_outs = upper_outs if isinstance(upper_outs, (list, tuple)) else [upper_outs]
+    lower_vectors, start = [], cut_width
+    for width in lower_widths:
+        lower_vectors.append(inputs[:, start:start + width])
+        start += width
+    pooled = []
+    for i, (part, index) in enumerate(split.order):
+        if part == "lower":
+            pooled.append(lower_vectors[index])
+        else:
+            pooled.append(keras.layers.GlobalAveragePooling2D(name=f"upper_pool_{i}")(upper_outs[index]))
+    features = keras.layers.Concatenate(name="pool")(pooled) if len(pooled) > 1 else pooled[0]
+    head = build_head(entry, features.shape[-1], hp)
+    # The name carries k, so a trial model reloaded from a checkpoint still says which cached maps it reads.
+    return keras.Model(inputs, head(features), name=f"{entry.name}_trunk{split.k}")
+
+
+def export_trunk_model(entry, split: TrunkSplit, head, size: int, resolved: str):
+    """Raw RGB -> preprocessing -> backbone (lower frozen, upper as trained) -> pooled features -> head."""
+    extractor = extractor_on(entry, split.backbone, size, resolved, split.k)
+    return assemble(entry, extractor, head)

@@ -64,6 +64,7 @@ class ModelEntry:
     block_pattern: str | None = None
     blocks: int | None = None
     feature_layers: tuple[str, ...] = ()
+    trunk_cuts: tuple[int, ...] = ()
     doc: str = ""
     _counts: tuple[int, int] | None = field(default=None, init=False, repr=False)
 
@@ -115,6 +116,9 @@ class ModelEntry:
 
     def _check_blocks(self) -> None:
         if self.block_pattern is None:
+            if self.trunk_cuts:
+                raise ValueError(f"{self.name} declares trunk_cuts= without block_pattern=: pass the pattern that "
+                                 "finds its blocks or drop trunk_cuts=")
             if self.blocks is not None:
                 raise ValueError(f"{self.name} declares blocks= without block_pattern=: pass the pattern that "
                                  "finds them or drop blocks=")
@@ -126,10 +130,24 @@ class ModelEntry:
         if not isinstance(self.blocks, int) or self.blocks < 1:
             raise ValueError(f"{self.name} declares block_pattern= but not blocks=: pass how many blocks the pattern "
                              "finds in the built backbone (the tests build it and check)")
+        if len(self.trunk_cuts) > 2 or len(set(self.trunk_cuts)) != len(self.trunk_cuts) or any(
+                not isinstance(k, int) or not 1 <= k < self.blocks for k in self.trunk_cuts):
+            raise ValueError(f"trunk_cuts {self.trunk_cuts} of {self.name} must be at most two distinct block counts "
+                             f"between 1 and {self.blocks - 1} (train the last k blocks from a cached trunk)")
         unfreeze = self.search_space.get("unfreeze_blocks")
         if unfreeze is not None and getattr(unfreeze, "high", 0) > self.blocks:
             raise ValueError(f"{self.name} may unfreeze up to {unfreeze.high} blocks but declares {self.blocks}: "
                              "lower unfreeze_max (or the search space's unfreeze_blocks)")
+
+    @property
+    def cut_choices(self) -> tuple[int, ...]:
+        """How many last blocks a cached-trunk fine-tune may train: the declared `trunk_cuts`, else (1, 2).
+
+        Every entry with `block_pattern` can fine-tune from a cached trunk; the cut is "all blocks but the last k".
+        """
+        if self.block_pattern is None:
+            return ()
+        return self.trunk_cuts or tuple(k for k in (1, 2) if k < (self.blocks or 0))
 
     @property
     def finetune(self) -> bool:
@@ -177,6 +195,10 @@ class ModelEntry:
         """Raw RGB -> P(fake): `extractor` followed by `head`, the model the search saves for frozen entries."""
         return assembly.assemble(self, extractor, head)
 
+    def build_trunk(self, k: int, image_size: int | None = None, weights: str | None = None):
+        """(raw RGB -> cached trunk vector, TrunkSplit): everything below the last `k` blocks, frozen; see assembly."""
+        return assembly.build_trunk(self, image_size, weights, k)
+
     def build(self, hp: dict | None = None, image_size: int | None = None, weights: str | None = None):
         """The full model, raw RGB (size, size, 3) in [0, 255] -> P(fake), trainable as the entry says.
 
@@ -204,7 +226,8 @@ class Registry:
                        search_space: dict[str, Param] | None = None, weights_file: str | None = None,
                        weights_url: str | None = None, block_pattern: str | None = None, blocks: int | None = None,
                        unfreeze_max: int = 4, feature_layers: tuple[str, ...] = (),
-                       doc: str | None = None, force: bool = False) -> Callable[[Builder], Builder]:
+                       trunk_cuts: tuple[int, ...] = (), doc: str | None = None,
+                       force: bool = False) -> Callable[[Builder], Builder]:
         """Register a backbone builder under `name`; decorators stack, so one builder can serve several variants.
 
         The builder is `fn(image_size, weights_path) -> keras.Model` taking preprocessed input; the entry adds the
@@ -214,9 +237,10 @@ class Registry:
         the next block, trailing ones form a last block), and `blocks` how many it finds; it makes a non-frozen entry
         fine-tune its last blocks. Without `search_space` the entry gets `standard_space(frozen, unfreeze_max if
         fine-tuned)`. `feature_layers` names backbone layers whose globally pooled outputs join the last one in the
-        feature vector (multi-level features). Names end in `_frozen` exactly for frozen entries and in `_finetune`
-        for fine-tuned ones. Raises ValueError for a declaration that breaks these rules, and for a taken name unless
-        `force`.
+        feature vector (multi-level features). `trunk_cuts` (at most two) are the numbers k of last blocks a
+        cached-trunk fine-tune may train (default (1, 2)). Names end in `_frozen` exactly for frozen entries and in
+        `_finetune` for fine-tuned ones. Raises ValueError for a declaration that breaks these rules, and for a taken
+        name unless `force`.
 
         >>> @register_model("tiny_frozen", family="tiny", input_size=32, frozen=True, preprocessing="unit")
         ... def tiny(image_size, weights_path):
@@ -236,7 +260,7 @@ class Registry:
                 preprocessing=preprocessing, reference_preprocess=reference_preprocess,
                 default_weights=default_weights, tags=tuple(tags), search_space=dict(space),
                 weights_file=weights_file, weights_url=weights_url, block_pattern=block_pattern, blocks=blocks,
-                feature_layers=tuple(feature_layers), doc=summary)
+                feature_layers=tuple(feature_layers), trunk_cuts=tuple(trunk_cuts), doc=summary)
             return builder
 
         return decorator

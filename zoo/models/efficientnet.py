@@ -15,6 +15,7 @@ EFFICIENTNET_B0 = dict(
     block_pattern=r"^(block\d+[a-z])_", blocks=17, unfreeze_max=6, tags=("imagenet", "mobile"),
     # Multi-level features as for MobileNetV2 (stage outputs at strides 4, 8, 16); not measured offline here.
     feature_layers=("block2b_add", "block3b_add", "block5c_add"),
+    trunk_cuts=(1, 2),  # cached-trunk fine-tuning trains the last one or two blocks
 )
 
 

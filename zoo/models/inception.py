@@ -16,6 +16,7 @@ INCEPTION_V3 = dict(
     block_pattern=r"^(mixed\d+)$", blocks=11, unfreeze_max=4, tags=("imagenet", "notebook"),
     # Multi-level features as for MobileNetV2 (the mixed blocks at strides 8 and 16); not measured offline here.
     feature_layers=("mixed2", "mixed7"),
+    trunk_cuts=(1, 2),  # cached-trunk fine-tuning trains the last one or two blocks
 )
 
 

@@ -16,6 +16,9 @@ MOBILENET_V2 = dict(
     block_pattern=r"^(block_\d+)_", blocks=17, unfreeze_max=6, tags=("imagenet", "mobile"),
     # Expansion outputs at strides 4, 8 and 16 (24, 32 and 96 channels expanded x6) join the last 1280 channels.
     feature_layers=("block_3_expand_relu", "block_6_expand_relu", "block_13_expand_relu"),
+    # A cached-trunk fine-tune trains block_16 + Conv_1, or block_15 too: both cuts are 4x4x160 maps at 128px
+    # (2,560 values, 5 kB in float16 an image), where deeper cuts would be 8x8x96 and cost 2.4x the memory.
+    trunk_cuts=(2, 3),
 )
 
 

@@ -17,6 +17,9 @@ MOBILENET_V3_SMALL = dict(
     block_pattern=r"^(expanded_conv(?:_\d+)?)_", blocks=12, unfreeze_max=4, tags=("imagenet", "mobile"),
     # Block outputs at strides 4, 8 and 16 join the last 576 channels, as for MobileNetV2; not measured here.
     feature_layers=("expanded_conv_project_bn", "expanded_conv_2_add", "expanded_conv_7_add"),
+    # Cached-trunk fine-tuning trains the last block only: the pattern's groups put a squeeze-excite skip across
+    # every point of expanded_conv_10, so no single cached map could feed the last two.
+    trunk_cuts=(1,),
 )
 
 

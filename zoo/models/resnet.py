@@ -15,6 +15,7 @@ RESNET50 = dict(
     block_pattern=r"^(conv\d_block\d+)_", blocks=16, unfreeze_max=6, tags=("imagenet", "notebook"),
     # Multi-level features as for MobileNetV2 (stage outputs at strides 4, 8, 16); not measured offline here.
     feature_layers=("conv2_block3_out", "conv3_block4_out", "conv4_block6_out"),
+    trunk_cuts=(1, 2),  # cached-trunk fine-tuning trains the last one or two blocks
 )
 
 

@@ -16,6 +16,7 @@ XCEPTION = dict(
     block_pattern=r"^(block\d+)_", blocks=14, unfreeze_max=4, tags=("imagenet", "baseline"),
     # Multi-level features as for MobileNetV2 (entry and middle flow outputs); not measured offline here.
     feature_layers=("block4_sepconv2_bn", "block13_sepconv2_bn"),
+    trunk_cuts=(1, 2),  # cached-trunk fine-tuning trains the last one or two blocks
 )
 
 
