@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--mixed-precision", action="store_true", help="train in mixed float16 on a GPU (ignored with a warning "
         "on a CPU, where it is slower); recorded in metrics.json")
     add("--xla", action="store_true", help="compile training steps with XLA (off by default); recorded in metrics.json")
+    add("--trunk-cache", action="store_true", help="fine-tune entries: cache the frozen lower blocks' activations "
+        "once and train only the upper blocks and head from them (several times faster a trial on a CPU)")
     add("--dry-run", action="store_true", help="only print the estimated duration")
     add("--keep-going", action="store_true", help="with several models, skip one whose weights are unavailable")
 

@@ -51,6 +51,8 @@ class SearchConfig(BaseModel):
     heartbeat: StrictInt = Field(30, ge=1)
     mixed_precision: StrictBool = False
     xla: StrictBool = False
+    # Fine-tune entries train their upper blocks from cached trunk activations instead of images (one-time cost).
+    trunk_cache: StrictBool = False
     dry_run: StrictBool = False
     keep_going: StrictBool = False
 

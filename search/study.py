@@ -35,7 +35,7 @@ from deepfake_zoo.search.estimate import estimate_seconds, format_duration
 from deepfake_zoo.search.results import TrialRecord, write_results
 from deepfake_zoo.search.storage import open_storage, safe_url
 from deepfake_zoo.search.space import suggest
-from deepfake_zoo.search.training import Task, first_images, make_task, measure_images_per_second
+from deepfake_zoo.search.training import Task, TrunkTask, first_images, make_task, measure_images_per_second
 
 Log = Callable[[str], None]
 # Our own one-line-per-trial log replaces Optuna's INFO lines; heartbeats are experimental but exactly what we need.
@@ -311,6 +311,7 @@ class ModelSearch:
             "manifest_sha256": manifest_sha256(config.manifest),
             "data_is_synthetic": bool(task.frames["train"]["source"].eq("demo").all()),
             "mixed_precision": bool(self.mixed_precision), "xla": bool(task.xla),
+            "trunk_cache": isinstance(task, TrunkTask),
         }
         counts = task.cache_counts()
         if counts is not None:
@@ -357,7 +358,7 @@ class OptunaSearch:
         search, config = self.search, self.config
         trial.set_user_attr(WORKER_ATTR, this_worker())
         trial.set_user_attr(SAMPLER_SEED_ATTR, trial_seed(config.seed, trial.number))
-        hp = suggest(trial, search.entry.search_space)
+        hp = suggest(trial, search.task.search_space)
         zoo.reset_session(config.seed + trial.number)  # isolated: the last trial's graphs freed, seeds set afresh
 
         def report(epoch: int, value: float) -> None:

@@ -63,6 +63,11 @@ class Task:
         self.batch_size = batch_size
         self.seed = seed
 
+    @property
+    def search_space(self) -> dict:
+        """The hyperparameters a study samples for this task: the entry's declared space."""
+        return self.entry.search_space
+
     def labels(self, split: str) -> np.ndarray:
         return self.frames[split]["label"].to_numpy(dtype=np.float32)
 

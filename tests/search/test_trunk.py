@@ -118,3 +118,33 @@ def test_fit_then_export_scores_images_as_the_trial_scored_the_cache(entry, demo
     backbone = {v.path: v.numpy() for v in loaded.get_layer("features").get_layer("backbone").weights}
     shared = set(lower) & set(backbone)
     assert shared and all(np.array_equal(lower[p], backbone[p]) for p in shared)
+
+
+@pytest.fixture
+def registered(entry):
+    """The tiny entry in the zoo's own registry for one test, so a real study can resolve it by name."""
+    from deepfake_zoo import zoo
+
+    zoo.register_model(entry.name, family=entry.family, input_size=32, frozen=False, preprocessing="tf",
+                       block_pattern=entry.block_pattern, blocks=entry.blocks, trunk_cuts=(1, 2),
+                       feature_layers=entry.feature_layers, search_space=SPACE)(_mobilenet)
+    yield entry.name
+    zoo.unregister_model(entry.name)
+
+
+@pytest.mark.slow
+def test_a_trunk_study_samples_only_the_declared_cuts_and_saves_a_model_for_images(registered, config_for):
+    import json
+
+    import pandas as pd
+
+    from deepfake_zoo.search.study import run_model_search
+
+    config = config_for(model=registered, trunk_cache=True, trials=2, epochs=1, weights="none", image_size=32)
+    metrics = run_model_search(registered, config, log=lambda line: None)
+    assert metrics["trunk_cache"] is True and metrics["trials"]["complete"] >= 1
+    trials = pd.read_csv(f"{config.runs}/{registered}/trials.csv")
+    assert set(trials["params_unfreeze_blocks"].dropna()) <= {1, 2}
+    saved = keras.saving.load_model(f"{config.runs}/{registered}/model.keras")
+    assert saved.input_shape == (None, 32, 32, 3)
+    assert json.loads(open(f"{config.runs}/{registered}/metrics.json").read())["trunk_cache"] is True
