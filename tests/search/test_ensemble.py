@@ -164,3 +164,23 @@ def test_cli_builds_the_ensemble(runs, capsys):
     assert json.loads((runs / "ensemble_top2" / "metrics.json").read_text())["members"] == ["alpha", "beta"]
     assert main(["ensemble", "--runs", str(runs), "--top-k", "1"]) == 2
     assert "at least 2" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ensemble_of_two_searched_runs_reproduces_its_scores_from_images(config_for):
+    """End to end on what a real search writes: the ensemble model, fed the test images as predict feeds them,
+    gives the prob_fake its predictions.csv holds (so the CSV arithmetic and the saved model agree)."""
+    from deepfake_zoo.datasets.images import load_for_model
+    from deepfake_zoo.search.study import run_model_search
+
+    for name in ("tiny_search_frozen", "tiny_search_finetune"):
+        config = config_for(model=name, trials=1, epochs=1)
+        run_model_search(name, config, log=lambda _: None)
+    runs = config.runs_dir
+    metrics = build_ensemble(runs, top_k=2, name="ens")
+    assert sorted(metrics["members"]) == ["tiny_search_finetune", "tiny_search_frozen"]
+    pred = pd.read_csv(runs / "ens" / "predictions.csv")
+    assert len(pred) == metrics["n_test"] == len(pd.read_csv(runs / "tiny_search_frozen" / "predictions.csv"))
+    model = keras.saving.load_model(runs / "ens" / "model.keras")
+    images = np.stack([load_for_model(p, metrics["image_size"]) for p in pred["path"][:6]])
+    assert model.predict(images, verbose=0).reshape(-1) == pytest.approx(pred["prob_fake"][:6], abs=2e-3)
