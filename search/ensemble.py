@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepfake_zoo.runfiles import RunFileError, lookup_number, rank_key, read_metrics, readable_text, run_folders
+from deepfake_zoo.runfiles import (RunFileError, is_number, lookup_number, rank_key, read_metrics, readable_text,
+                                   run_folders)
 from deepfake_zoo.search.calibration import apply_temperature, calibration_of
 from deepfake_zoo.search.results import write_results
 from deepfake_zoo.search.rundir import publishing
@@ -82,7 +83,8 @@ def choose_members(runs_dir: str | Path, top_k: int = DEFAULT_TOP_K, pattern: st
     """The `top_k` best runs by validation ROC AUC; raises ValueError when k < 2, fewer runs qualify, or the chosen
     runs differ in manifest or image size."""
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 2:
-        raise ValueError(f"--top-k must be at least 2 (an ensemble of {top_k!r} run is that run); pass --top-k 2 or more")
+        raise ValueError(f"--top-k must be at least 2 (an ensemble of {top_k!r} run is no ensemble); pass --top-k 2 "
+                         "or more")
     candidates = candidate_runs(runs_dir, pattern, exclude)
     where = f"{readable_text(str(runs_dir))}/" + (f" matching {pattern!r}" if pattern else "")
     if len(candidates) < top_k:
@@ -95,8 +97,8 @@ def choose_members(runs_dir: str | Path, top_k: int = DEFAULT_TOP_K, pattern: st
     if None in manifests.values() or len(set(manifests.values())) > 1:
         shown = ", ".join(f"{name}={(sha or 'none')[:12]}" for name, sha in manifests.items())
         raise ValueError(f"the top {top_k} runs by validation ROC AUC were not scored on one manifest ({shown}), so "
-                         f"their predictions cannot be matched image by image; retrain them on the same build/splits.csv "
-                         f"or choose runs that share one with --models")
+                         "their predictions cannot be matched image by image; retrain them on the same "
+                         "build/splits.csv or choose runs that share one with --models")
     sizes = {m.name: m.metrics.get("image_size") for m in chosen}
     if len(set(sizes.values())) > 1:
         shown = ", ".join(f"{name}={size}px" for name, size in sizes.items())
@@ -166,11 +168,15 @@ def build_model(members: list[Member], image_size: int):
 
 def _info(name: str, members: list[Member], model, top_k: int, pattern: str | None, n_candidates: int) -> dict:
     first = members[0].metrics
+    rates = [m.metrics.get("inference_images_per_s") for m in members]
+    # The model runs its members one after another, so its time per image is the sum of theirs (an estimate from
+    # the members' own measurements; `deepfake-zoo evaluate --cost` measures the ensemble itself).
+    throughput = 1.0 / sum(1.0 / r for r in rates) if all(is_number(r) and r > 0 for r in rates) else None
     sources = sorted({s for m in members for s in (m.metrics.get("train_sources") or [])})
     return {
         "model": name, "family": FAMILY, "frozen": True, "image_size": int(first["image_size"]), "weights": None,
         "params_total": int(model.count_params()), "params_trainable": 0,
-        "objective": "val_roc_auc",
+        "objective": "val_roc_auc", "inference_images_per_s": throughput,
         "members": [m.name for m in members],
         "member_details": [{"name": m.name, "model": m.metrics.get("model"), "family": m.metrics.get("family"),
                             "validation_roc_auc": m.validation_auc, "temperature": m.temperature}

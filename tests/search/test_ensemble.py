@@ -26,7 +26,8 @@ def _rows(split: str, seed: int) -> pd.DataFrame:
 
 
 def write_member(runs: Path, name: str, *, val_auc: float, test_auc: float, temperature: float | None = 1.0,
-                 manifest: str = "m" * 64, image_size: int = SIZE, seed: int = 0, shuffle: bool = False) -> Path:
+                 manifest: str = "m" * 64, image_size: int = SIZE, seed: int = 0, shuffle: bool = False,
+                 **extra) -> Path:
     """runs/<name>/ as a search leaves it: a tiny seeded model, metrics.json with validation and calibration, and
     val/test prediction CSVs whose raw P(fake) leans towards the label (seeded)."""
     keras.utils.set_random_seed(seed)
@@ -45,7 +46,7 @@ def write_member(runs: Path, name: str, *, val_auc: float, test_auc: float, temp
         frame.to_csv(run_dir / filename, index=False)
     metrics = {"model": name, "family": "tiny", "image_size": image_size, "threshold": 0.5, "roc_auc": test_auc,
                "accuracy": 0.5, "n_test": N_ROWS, "train_sources": ["demo"], "manifest_sha256": manifest,
-               "validation": {"roc_auc": val_auc}}
+               "validation": {"roc_auc": val_auc}, **extra}
     if temperature is not None:
         metrics["calibration"] = {"temperature": temperature, "threshold": 0.5}
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
@@ -122,6 +123,13 @@ def test_saved_model_is_the_mean_of_calibrated_members_and_predict_uses_it(runs)
     probs = Predictor(run).score_batch(images)
     np.testing.assert_allclose(probs, apply_temperature(expected, run.temperature), atol=1e-5)
     assert run.image_size == SIZE
+
+
+def test_throughput_is_estimated_from_the_members_run_in_turn(tmp_path):
+    runs = tmp_path / "runs"
+    write_member(runs, "alpha", val_auc=0.9, test_auc=0.8, seed=1, inference_images_per_s=100.0)
+    write_member(runs, "beta", val_auc=0.8, test_auc=0.8, seed=2, inference_images_per_s=300.0)
+    assert build_ensemble(runs, top_k=2)["inference_images_per_s"] == pytest.approx(75.0)
 
 
 def test_rebuilding_replaces_the_ensemble_and_never_includes_it(runs):
