@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from deepfake_zoo.zoo import search_space
+from deepfake_zoo.zoo import layers, search_space  # noqa: F401  (layers registers saved-model layers)
 from deepfake_zoo.zoo.preprocessing import BackbonePreprocess
 from deepfake_zoo.zoo.registry import (ModelEntry, Registry, UnknownModelError, families, get_model, list_models,
                                        register_model, resolve_models, unregister_model)

@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "predict": ("deepfake_zoo.predict.cli", "say whether images, folders or videos are deepfaked, with the best (or a named) model"),
     "serve": ("deepfake_zoo.predict.serve_cli", "serve a local web page (and JSON API) that says whether a dropped image or video is deepfaked"),
     "evaluate": ("deepfake_zoo.predict.evaluate_cli", "score trained runs on any labelled folder or CSV, and their robustness and cost"),
+    "ensemble": ("deepfake_zoo.search.ensemble_cli", "average the calibrated P(fake) of the top-k runs chosen on validation into an ensemble run"),
     "bench": ("deepfake_zoo.bench_cli", "measure the feature cache, input pipeline and memory; writes bench/results.json"),
 }
 

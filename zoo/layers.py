@@ -1,0 +1,36 @@
+"""Small registered Keras layers that saved models outside one zoo entry need (an ensemble's member calibration).
+
+Registered under the `deepfake_zoo` package on import, and `deepfake_zoo.zoo` imports this module, so a saved model
+using them reloads with `keras.saving.load_model` once the zoo is imported, as predict does.
+"""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+# The same clipping as deepfake_zoo.search.calibration.EPSILON (not imported: the zoo never imports search), so a
+# saturated member score gives the same finite logit in the model as in the run's files.
+EPSILON = 1e-7
+
+
+@keras.saving.register_keras_serializable(package="deepfake_zoo")
+class TemperatureScaling(keras.layers.Layer):
+    """P(fake) in, calibrated P(fake) out: sigmoid(logit(clip(P)) / temperature), the transform of
+    search.calibration.apply_temperature, with the temperature fixed (not trained) and saved in the config."""
+
+    def __init__(self, temperature: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        temperature = float(temperature)
+        if not temperature > 0:
+            raise ValueError(f"temperature must be a positive number, got {temperature!r}; refit it on validation")
+        self.temperature = temperature
+
+    def call(self, inputs):
+        p = ops.clip(ops.cast(inputs, "float32"), EPSILON, 1.0 - EPSILON)
+        return ops.sigmoid((ops.log(p) - ops.log1p(-p)) / self.temperature)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "temperature": self.temperature}
