@@ -74,6 +74,13 @@ def extractor_on(entry, backbone, size: int, resolved: str, trainable_blocks: in
         x = keras.layers.Concatenate(name="pool")(pooled)
     elif len(x.shape) == 4:
         x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    if entry.spectral_bins:
+        from deepfake_zoo.zoo.spectral import SpectralProfile
+
+        # Computed on the raw face, not the backbone's input scaling: its profile is scale-free anyway, and blending
+        # and resampling traces live in the high frequencies the backbone's strides discard.
+        spectrum = SpectralProfile(entry.spectral_bins, name="spectrum")(inputs)
+        x = keras.layers.Concatenate(name="with_spectrum")([x, spectrum])
     extractor = keras.Model(inputs, x, name="features")
     extractor.zoo_weights = resolved
     return extractor

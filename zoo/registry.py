@@ -65,6 +65,7 @@ class ModelEntry:
     blocks: int | None = None
     feature_layers: tuple[str, ...] = ()
     trunk_cuts: tuple[int, ...] = ()
+    spectral_bins: int = 0
     doc: str = ""
     _counts: tuple[int, int] | None = field(default=None, init=False, repr=False)
 
@@ -226,7 +227,7 @@ class Registry:
                        search_space: dict[str, Param] | None = None, weights_file: str | None = None,
                        weights_url: str | None = None, block_pattern: str | None = None, blocks: int | None = None,
                        unfreeze_max: int = 4, feature_layers: tuple[str, ...] = (),
-                       trunk_cuts: tuple[int, ...] = (), doc: str | None = None,
+                       trunk_cuts: tuple[int, ...] = (), spectral_bins: int = 0, doc: str | None = None,
                        force: bool = False) -> Callable[[Builder], Builder]:
         """Register a backbone builder under `name`; decorators stack, so one builder can serve several variants.
 
@@ -238,7 +239,8 @@ class Registry:
         fine-tune its last blocks. Without `search_space` the entry gets `standard_space(frozen, unfreeze_max if
         fine-tuned)`. `feature_layers` names backbone layers whose globally pooled outputs join the last one in the
         feature vector (multi-level features). `trunk_cuts` (at most two) are the numbers k of last blocks a
-        cached-trunk fine-tune may train (default (1, 2)). Names end in `_frozen` exactly for frozen entries and in
+        cached-trunk fine-tune may train (default (1, 2)). `spectral_bins` > 0 joins a frequency branch to the features:
+        the azimuthally averaged log power spectrum of the raw face (`zoo.spectral.SpectralProfile`). Names end in `_frozen` exactly for frozen entries and in
         `_finetune` for fine-tuned ones. Raises ValueError for a declaration that breaks these rules, and for a taken
         name unless `force`.
 
@@ -260,7 +262,8 @@ class Registry:
                 preprocessing=preprocessing, reference_preprocess=reference_preprocess,
                 default_weights=default_weights, tags=tuple(tags), search_space=dict(space),
                 weights_file=weights_file, weights_url=weights_url, block_pattern=block_pattern, blocks=blocks,
-                feature_layers=tuple(feature_layers), trunk_cuts=tuple(trunk_cuts), doc=summary)
+                feature_layers=tuple(feature_layers), trunk_cuts=tuple(trunk_cuts), spectral_bins=int(spectral_bins),
+                doc=summary)
             return builder
 
         return decorator

@@ -150,7 +150,8 @@ def test_resolve_models_accepts_families_globs_comma_lists_and_all():
     assert zoo.resolve_models("cnn, resnet50_frozen,cnn") == ["cnn", "resnet50_frozen"]
     assert zoo.resolve_models(["*_frozen", "cnn"])[-1] == "cnn"
     assert zoo.resolve_models("all") == zoo.list_models()
-    assert zoo.list_models(family="mobilenet") == ["mobilenet_v2_finetune", "mobilenet_v2_frozen"]
+    assert zoo.list_models(family="mobilenet") == ["mobilenet_v2_finetune", "mobilenet_v2_frozen",
+                                                   "mobilenet_v2_spectral_frozen"]
     assert zoo.list_models(tag="baseline") == ["xception_finetune", "xception_frozen"]
 
 

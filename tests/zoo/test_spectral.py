@@ -62,3 +62,15 @@ def test_batch_output_shape_and_a_keras_round_trip(tmp_path):
 def test_rejects_images_without_a_fixed_size():
     with pytest.raises(ValueError, match="fixed size"):
         SpectralProfile(BINS).build((None, None, None, 3))
+
+
+def test_an_entry_with_spectral_bins_feeds_the_head_the_spectrum_beside_its_features():
+    from deepfake_zoo import zoo
+
+    plain = zoo.get_model("mobilenet_v2_frozen").build_feature_extractor(image_size=32, weights="none")
+    entry = zoo.get_model("mobilenet_v2_spectral_frozen")
+    joined = entry.build_feature_extractor(image_size=32, weights="none")
+    assert joined.output_shape[-1] == plain.output_shape[-1] + entry.spectral_bins == plain.output_shape[-1] + 32
+    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    expected = SpectralProfile(32)(images)
+    np.testing.assert_allclose(np.asarray(joined(images))[:, -32:], np.asarray(expected), rtol=1e-4, atol=1e-5)
