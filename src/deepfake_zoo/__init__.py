@@ -1,12 +1,12 @@
 """deepfake-zoo: is this face deepfaked? A model zoo, an honest benchmark and a detector you can run.
 
-The Python API (`build_split`, `search`, `render_leaderboard`, `predict`) mirrors the `deepfake-zoo` CLI; it is
+The Python API (`build_split`, `search`, `ensemble`, `render_leaderboard`, `predict`) mirrors the `deepfake-zoo` CLI; it is
 loaded on first use so importing the package (or one of its rooms) stays light. The rooms install beneath this name:
 deepfake_zoo.datasets, .zoo, .search, .leaderboard, .predict.
 """
 from __future__ import annotations
 
-__all__ = ["build_split", "search", "render_leaderboard", "predict"]
+__all__ = ["build_split", "search", "ensemble", "render_leaderboard", "predict"]
 
 
 def __getattr__(name: str):

@@ -70,6 +70,19 @@ def search(model: str = "cnn", *, config: str | Path | None = None, data: str | 
     return results
 
 
+def ensemble(top_k: int = 3, *, runs: str | Path = DEFAULT_RUNS, name: str | None = None,
+             models: str | None = None) -> dict:
+    """Average the calibrated P(fake) of the `top_k` runs best on validation into a run (`deepfake-zoo ensemble`).
+
+    >>> ensemble(3)["members"]   # doctest: +SKIP
+    ['mobilenet_v2_frozen', 'mobilenet_v2_spectral_frozen', 'cnn']
+    """
+    import_tensorflow_quietly()
+    from deepfake_zoo.search.ensemble import build_ensemble
+
+    return build_ensemble(runs, top_k=top_k, name=name, models=models)
+
+
 def render_leaderboard(runs: str | Path = DEFAULT_RUNS, out: str | Path = DEFAULT_PAGE,
                        rank_by: str = DEFAULT_RANK_BY) -> Path:
     """Write the self-contained leaderboard page from the results under `runs` (`deepfake-zoo leaderboard`).
