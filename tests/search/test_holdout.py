@@ -34,7 +34,7 @@ def two_sources(demo_manifest, tmp_path_factory) -> Path:
 def two_config(tmp_path, two_sources):
     def make(**values):
         base = {"manifest": str(two_sources), "runs": str(tmp_path / "runs"), "cache_dir": str(tmp_path / "features"),
-                "model": "tiny_search_frozen", "trials": 2, "epochs": 1, "seed": 0, "robustness_limit": 8}
+                "model": "tiny_search_frozen", "trials": 1, "epochs": 1, "seed": 0, "robustness_limit": 8}
         return make_config({**base, **values})
     return make
 
@@ -128,7 +128,7 @@ def test_holdout_run_writes_its_own_folder_and_scores_every_held_out_row(two_con
 @pytest.mark.slow
 def test_leave_one_source_out_runs_each_source_and_prints_the_table(two_config):
     lines: list[str] = []
-    results = launch(two_config(leave_one_source_out=True, trials=1), log=lines.append)
+    results = launch(two_config(leave_one_source_out=True), log=lines.append)
 
     assert sorted(results) == ["tiny_search_frozen-holdout-alpha", "tiny_search_frozen-holdout-beta"]
     runs = Path(two_config().runs)
