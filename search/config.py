@@ -81,6 +81,8 @@ class SearchConfig(BaseModel):
             raise ValueError("holdout_sources is empty; name at least one source, e.g. --holdout-sources SOURCE")
         if self.holdout_sources and self.leave_one_source_out:
             raise ValueError("holdout_sources and leave_one_source_out both choose the held-out sources; pass one")
+        if self.leave_one_source_out and self.train_sources:
+            raise ValueError("leave_one_source_out trains on every source but the held-out one; drop train_sources")
         both = sorted(set(self.holdout_sources or ()) & set(self.train_sources or ()))
         if both:
             raise ValueError(f"source(s) {both} are both in train_sources and holdout_sources; a held-out source "

@@ -22,6 +22,12 @@ def launch(config: SearchConfig, log: Log = print) -> dict[str, dict | None]:
     ensure_manifest(config, log)
     if config.leave_one_source_out:
         return leave_one_source_out(config, log)
+    if config.holdout_sources and not config.dry_run:
+        from deepfake_zoo.datasets.manifest import load_manifest
+        from deepfake_zoo.search.study import check_holdout
+
+        # Before a study is created under a misspelt source's name: the error lists the sources present.
+        check_holdout(load_manifest(config.manifest), config.holdout_sources)
     return _engine(config)(config, log=log)
 
 

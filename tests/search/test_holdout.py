@@ -5,6 +5,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import optuna
 import pandas as pd
 import pytest
 
@@ -46,6 +47,8 @@ def test_new_keys_are_validated_up_front():
         make_config({"holdout_sources": "a", "leave_one_source_out": True})
     with pytest.raises(ConfigError, match=r"\['a'\] are both in train_sources and holdout_sources"):
         make_config({"holdout_sources": "a", "train_sources": "a,b"})
+    with pytest.raises(ConfigError, match="drop train_sources"):
+        make_config({"leave_one_source_out": True, "train_sources": "a"})
     with pytest.raises(ConfigError, match="robustness_limit: 1 is not allowed"):
         make_config({"robustness_limit": 1})
     with pytest.raises(ConfigError, match="leave_one_source_out: 'yes' is not allowed; expected true or false"):
@@ -59,6 +62,10 @@ def test_unknown_or_every_source_held_out_is_an_error_naming_the_sources(two_con
         select_rows(frame, two_config(holdout_sources="gamma"))
     with pytest.raises(ValueError, match="hold out every source"):
         select_rows(frame, two_config(holdout_sources="beta,alpha"))
+    # launch refuses before any study is created under the misspelt name.
+    with pytest.raises(ValueError, match=r"sources present: \['alpha', 'beta'\]"):
+        launch(two_config(holdout_sources="gamma"), log=lambda _: None)
+    assert not any("gamma" in name for name in optuna.get_all_study_names(two_config().storage_url()))
 
 
 def test_held_out_rows_never_reach_train_or_val_and_the_audit_catches_a_leak(two_config, two_sources):
