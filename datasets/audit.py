@@ -54,3 +54,21 @@ def audit_leakage(df: pd.DataFrame) -> list[str]:
         duplicates.append(f"{len(rows)} identical files (sha256 {sha[:12]}..., {rows['split'].iloc[0]}): "
                           f"{shown}{more}")
     return duplicates
+
+
+def audit_holdout(trained: pd.DataFrame, held_out: pd.DataFrame) -> None:
+    """Raise LeakageError when a held-out image reaches the rows a model learns or is selected on (train and val):
+    the same path, the same group or a byte-identical file (sha256).
+
+    >>> audit_holdout(frame[frame.split != "test"], held)  # doctest: +SKIP
+    """
+    problems = []
+    for key, what in (("path", "file"), ("group", "group"), ("sha256", "identical file (sha256)")):
+        if key not in trained.columns or key not in held_out.columns:
+            continue
+        shared = sorted(set(trained[key].astype(str)) & set(held_out[key].astype(str)))
+        if shared:
+            problems.append(f"{len(shared)} held-out {what} value(s) in train/val, e.g. {shared[0]}")
+    if problems:
+        raise LeakageError("holdout audit failed: " + " | ".join(problems)
+                           + "; held-out sources must never be trained or validated on")

@@ -34,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "clean, used in turn by epoch (default: 2; 1 turns augmentation off)")
     add("--patience", type=int, help="epochs without validation gain before a trial stops (default: 3)")
     add("--train-sources", help="comma list of sources to train on (test still covers every source)")
+    add("--holdout-sources", help="comma list of sources never trained or validated on, scored whole after "
+        "selection; results go to runs/<model>-holdout-<sources>/ beside the in-domain run")
+    add("--leave-one-source-out", action="store_true", help="hold out each source of the manifest in turn (one "
+        "study and run folder each) and print in-domain beside held-out ROC AUC")
+    add("--robustness", action="store_true", help="after each model's search, write robustness.json (ROC AUC "
+        "under JPEG, blur, downscale and noise on test images)")
+    add("--robustness-limit", type=int, help="test images scored for --robustness (default: 500)")
     add("--limit", type=int, help="at most this many images per split, seeded and stratified (quick runs)")
     add("--mixed-precision", action="store_true", help="train in mixed float16 on a GPU (ignored with a warning "
         "on a CPU, where it is slower); recorded in metrics.json")

@@ -11,7 +11,7 @@ from typing import Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 ENGINES = ("optuna", "kerastuner")
 PRUNERS = ("median", "hyperband", "none", "always")
@@ -45,6 +45,11 @@ class SearchConfig(BaseModel):
     augment_views: StrictInt = Field(2, ge=1)
     patience: StrictInt = Field(3, ge=1)
     train_sources: Optional[list[StrictStr]] = None
+    # Cross-source protocol (DeepfakeBench): these sources never enter train or val and are scored whole at the end.
+    holdout_sources: Optional[list[StrictStr]] = None
+    leave_one_source_out: StrictBool = False
+    robustness: StrictBool = False
+    robustness_limit: Optional[StrictInt] = Field(500, ge=2)
     # 0 used to mean "no limit" silently; leaving the key out is how to ask for every image.
     limit: Optional[StrictInt] = Field(None, ge=1)
     study: Optional[StrictStr] = None
@@ -56,7 +61,7 @@ class SearchConfig(BaseModel):
     dry_run: StrictBool = False
     keep_going: StrictBool = False
 
-    @field_validator("train_sources", mode="before")
+    @field_validator("train_sources", "holdout_sources", mode="before")
     @classmethod
     def _comma_list(cls, value):
         # The CLI's `--train-sources a,b` and YAML's `train_sources: a,b` mean a list, never the letters of a string.
@@ -70,6 +75,21 @@ class SearchConfig(BaseModel):
         if isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         return value
+
+    @model_validator(mode="after")
+    def _sources_agree(self):
+        # Only what can be judged without the manifest; unknown source names are checked against it (select_rows).
+        if self.holdout_sources is not None and not self.holdout_sources:
+            raise ValueError("holdout_sources is empty; name at least one source, e.g. --holdout-sources SOURCE")
+        if self.holdout_sources and self.leave_one_source_out:
+            raise ValueError("holdout_sources and leave_one_source_out both choose the held-out sources; pass one")
+        if self.leave_one_source_out and self.train_sources:
+            raise ValueError("leave_one_source_out trains on every source but the held-out one; drop train_sources")
+        both = sorted(set(self.holdout_sources or ()) & set(self.train_sources or ()))
+        if both:
+            raise ValueError(f"source(s) {both} are both in train_sources and holdout_sources; a held-out source "
+                             "cannot be trained on")
+        return self
 
     def validate(self) -> "SearchConfig":
         """Kept for callers of the old dataclass: a SearchConfig is valid from the moment it exists."""
@@ -107,6 +127,10 @@ ALLOWED = {
     "augment_views": "a whole number, at least 1",
     "patience": "a whole number, at least 1",
     "train_sources": "a list of source names, or one comma-separated text",
+    "holdout_sources": "a list of source names, or one comma-separated text",
+    "leave_one_source_out": "true or false",
+    "robustness": "true or false",
+    "robustness_limit": "a whole number of test images, at least 2 (null for the whole test split)",
     "limit": "a whole number of images per split, at least 1 (leave it out for every image)",
     "heartbeat": "a whole number of seconds, at least 1",
     "mixed_precision": "true or false",
@@ -120,7 +144,11 @@ def _problems(error: ValidationError, origin: str) -> ConfigError:
     lines = []
     seen = set()
     for item in error.errors():
-        key = str(item["loc"][0]) if item["loc"] else "?"
+        if not item["loc"]:
+            # A check across keys (model_validator): its own sentence already names the keys and the fix.
+            lines.append(str(item.get("ctx", {}).get("error", item["msg"])))
+            continue
+        key = str(item["loc"][0])
         if key in seen:
             continue
         seen.add(key)

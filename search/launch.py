@@ -20,11 +20,66 @@ def launch(config: SearchConfig, log: Log = print) -> dict[str, dict | None]:
         # Before the manifest is (re)built: a wrong URL or a silent database is one line, at once, not after it.
         open_storage(config.storage_url(), config.heartbeat)
     ensure_manifest(config, log)
+    if config.leave_one_source_out:
+        return leave_one_source_out(config, log)
+    if config.holdout_sources and not config.dry_run:
+        from deepfake_zoo.datasets.manifest import load_manifest
+        from deepfake_zoo.search.study import check_holdout
+
+        # Before a study is created under a misspelt source's name: the error lists the sources present.
+        check_holdout(load_manifest(config.manifest), config.holdout_sources)
+    return _engine(config)(config, log=log)
+
+
+def _engine(config: SearchConfig) -> Callable:
     if config.engine == "kerastuner":
         from deepfake_zoo.search.kerastuner_engine import run_search
     else:
         from deepfake_zoo.search.study import run_search
-    return run_search(config, log=log)
+    return run_search
+
+
+def leave_one_source_out(config: SearchConfig, log: Log = print) -> dict[str, dict | None]:
+    """Hold out each source of the manifest in turn (one study and one run folder each), then log the table of
+    in-domain test ROC AUC beside held-out ROC AUC; returns {run folder name: metrics}."""
+    from deepfake_zoo.datasets.manifest import load_manifest
+    from deepfake_zoo.search.config import replace
+    from deepfake_zoo.search.study import run_name
+
+    sources = sorted(set(load_manifest(config.manifest)["source"].astype(str)))
+    if len(sources) < 2:
+        raise ValueError(f"leave_one_source_out needs a manifest with at least two sources; {config.manifest} holds "
+                         f"only {sources}: build it from several datasets (--data FOLDER)")
+    results: dict[str, dict | None] = {}
+    for source in sources:
+        log(f"leave-one-source-out: holding out {source!r} ({sources.index(source) + 1} of {len(sources)})")
+        one = replace(config, leave_one_source_out=False, holdout_sources=[source],
+                      study=f"{config.study}-holdout-{source}" if config.study else None)
+        for model, metrics in _engine(one)(one, log=log).items():
+            results[run_name(model, [source])] = metrics
+    log(loso_table(results))
+    return results
+
+
+def loso_table(results: dict[str, dict | None]) -> str:
+    """Model, held-out source, in-domain test ROC AUC, held-out ROC AUC; then per model the mean over sources."""
+    def fmt(value) -> str:
+        return "   n/a" if value is None else f"{value:.4f}"
+
+    lines = ["", f"{'model':28s} {'held-out source':24s} {'in-domain test roc_auc':>22s} {'held-out roc_auc':>16s}"]
+    per_model: dict[str, list[tuple[float | None, float | None]]] = {}
+    for metrics in results.values():
+        if not metrics:
+            continue
+        for source, block in sorted(metrics.get("holdout", {}).items()):
+            lines.append(f"{metrics['model']:28s} {source:24s} {fmt(metrics['roc_auc']):>22s} "
+                         f"{fmt(block['roc_auc']):>16s}")
+            per_model.setdefault(metrics["model"], []).append((metrics["roc_auc"], block["roc_auc"]))
+    for model, pairs in sorted(per_model.items()):
+        mean = [sum(v) / len(v) if v and None not in v else None for v in ([a for a, _ in pairs], [b for _, b in pairs])]
+        lines.append(f"{model:28s} {'mean over ' + str(len(pairs)) + ' source(s)':24s} {fmt(mean[0]):>22s} "
+                     f"{fmt(mean[1]):>16s}")
+    return "\n".join(lines)
 
 
 def ensure_manifest(config: SearchConfig, log: Log = print) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from deepfake_zoo.atomic import write_text
-from deepfake_zoo.search.calibration import calibration_block
+from deepfake_zoo.search.calibration import apply_temperature, calibration_block
 from deepfake_zoo.search.metrics import binary_metrics, choose_threshold, evaluate_predictions
 
 
@@ -56,6 +56,20 @@ def predictions_frame(frame: pd.DataFrame, scores: np.ndarray, threshold: float)
     return out
 
 
+def holdout_block(frame: pd.DataFrame, scores: np.ndarray, calibration: dict) -> tuple[dict, pd.DataFrame]:
+    """Per held-out source, binary_metrics of the calibrated P(fake) at the calibrated validation threshold (the one
+    predict serves), and the predictions frame (prob_fake calibrated, prob_fake_raw beside it)."""
+    temperature, threshold = calibration["temperature"], calibration["threshold"]
+    calibrated = apply_temperature(scores, temperature)
+    pred = predictions_frame(frame, calibrated, threshold)
+    pred["prob_fake_raw"] = np.asarray(scores, dtype=float)
+    pred["split"] = frame["split"].to_numpy()
+    block = {str(source): {**binary_metrics(part["label"], part["prob_fake"], threshold),
+                           "threshold": threshold, "temperature": temperature}
+             for source, part in pred.groupby("source", sort=True)}
+    return block, pred
+
+
 def trials_frame(trials: list[TrialRecord]) -> pd.DataFrame:
     names = sorted({k for t in trials for k in t.params})
     rows = []
@@ -70,8 +84,12 @@ def trials_frame(trials: list[TrialRecord]) -> pd.DataFrame:
 
 def write_results(run_dir: Path, *, info: dict, val_frame: pd.DataFrame, val_scores: np.ndarray,
                   test_frame: pd.DataFrame, test_scores: np.ndarray, trials: list[TrialRecord],
-                  importances: dict, history: dict) -> dict:
-    """Choose the threshold on validation, score test once with it, and write every result file; returns metrics."""
+                  importances: dict, history: dict,
+                  holdout: tuple[pd.DataFrame, np.ndarray] | None = None) -> dict:
+    """Choose the threshold on validation, score test once with it, and write every result file; returns metrics.
+
+    `holdout` (rows of held-out sources, their raw scores) adds a `holdout` block per source, scored with the
+    validation temperature and the calibrated threshold, and holdout_predictions.csv."""
     threshold = choose_threshold(val_frame["label"].to_numpy(), val_scores)
     val_pred = predictions_frame(val_frame, val_scores, threshold)
     test_pred = predictions_frame(test_frame, test_scores, threshold)
@@ -100,6 +118,11 @@ def write_results(run_dir: Path, *, info: dict, val_frame: pd.DataFrame, val_sco
         "trials": counts,
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if holdout is not None:
+        held_frame, held_scores = holdout
+        block, held_pred = holdout_block(held_frame, held_scores, calibration["calibration"])
+        metrics["holdout"] = block
+        write_text(run_dir / "holdout_predictions.csv", held_pred.to_csv(index=False))
     write_text(run_dir / "predictions.csv", test_pred.to_csv(index=False))
     write_text(run_dir / "val_predictions.csv", val_pred.to_csv(index=False))
     write_text(run_dir / "trials.csv", trials_frame(trials).to_csv(index=False))

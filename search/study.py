@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import sys
 import time
@@ -28,7 +29,9 @@ from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
 from deepfake_zoo import zoo
+from deepfake_zoo.datasets.audit import audit_holdout
 from deepfake_zoo.datasets.manifest import load_manifest, manifest_sha256
+from deepfake_zoo.datasets.pipeline import make_dataset
 from deepfake_zoo.search import rundir
 from deepfake_zoo.search.config import SearchConfig
 from deepfake_zoo.search.estimate import estimate_seconds, format_duration
@@ -45,7 +48,8 @@ tf.get_logger().setLevel("ERROR")
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # Trial attributes that must match for a rerun to join an existing study instead of mixing incomparable trials.
-STUDY_KEYS = ("image_size", "weights", "epochs", "manifest_sha256", "limit", "train_sources")
+STUDY_KEYS = ("image_size", "weights", "epochs", "manifest_sha256", "limit", "train_sources",
+              "holdout_sources")
 SETTINGS_ATTR = "settings"
 WORKER_ATTR = "worker"
 SAMPLER_SEED_ATTR = "sampler_seed"
@@ -59,8 +63,49 @@ class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C during a search; the message says what was kept and how to resume."""
 
 
+def run_name(model: str, holdout_sources: list[str] | None) -> str:
+    """The results folder of a model: its name in-domain, `<model>-holdout-<a>+<b>` (sorted) with held-out sources,
+    so a cross-source run never replaces the in-domain one.
+
+    >>> run_name("cnn", ["b", "a"])
+    'cnn-holdout-a+b'
+    """
+    if not holdout_sources:
+        return model
+    # Folder-safe: a source name is a folder name of the data, but anything outside [A-Za-z0-9._-] becomes "_".
+    safe = [re.sub(r"[^A-Za-z0-9._-]", "_", s) for s in sorted(holdout_sources)]
+    return f"{model}-holdout-{'+'.join(safe)}"
+
+
+def check_holdout(frame: pd.DataFrame, holdout_sources: list[str] | None) -> None:
+    """Raise, naming the sources present, when a held-out source is not in the manifest or none would be left."""
+    if not holdout_sources:
+        return
+    known = sorted(set(frame["source"].astype(str)))
+    missing = sorted(set(holdout_sources) - set(known))
+    if missing:
+        raise ValueError(f"holdout_sources {missing} not in the manifest; sources present: {known}")
+    if set(known) <= set(holdout_sources):
+        raise ValueError(f"holdout_sources {sorted(holdout_sources)} hold out every source of the manifest; leave "
+                         f"at least one of {known} to train on")
+
+
+def holdout_rows(frame: pd.DataFrame, config: SearchConfig) -> pd.DataFrame:
+    """Every row (all splits: none was ever trained on) of the held-out sources, in a fixed order."""
+    check_holdout(frame, config.holdout_sources)
+    held = frame[frame["source"].isin(config.holdout_sources or [])]
+    return held.sort_values(["source", "split", "path"]).reset_index(drop=True)
+
+
 def select_rows(frame: pd.DataFrame, config: SearchConfig) -> pd.DataFrame:
-    """Apply `train_sources` (train and val only; test keeps every source) and `limit` (per split, seeded)."""
+    """Apply `holdout_sources` (gone from every split), `train_sources` (train and val only; test keeps every other
+    source) and `limit` (per split, seeded)."""
+    if config.holdout_sources:
+        check_holdout(frame, config.holdout_sources)
+        held = frame["source"].isin(config.holdout_sources)
+        # A byte-identical copy of a held-out image under another source would smuggle it into training: drop it.
+        copies = frame["sha256"].isin(set(frame.loc[held, "sha256"]))
+        frame = frame[~held & ~copies]
     if config.train_sources:
         known = set(frame["source"])
         missing = sorted(set(config.train_sources) - known)
@@ -194,13 +239,16 @@ class ModelSearch:
     def __init__(self, name: str, config: SearchConfig, log: Log = print, engine: str = "optuna"):
         self.name, self.config, self.log, self.engine = name, config, log, engine
         self.entry = zoo.get_model(name)
-        self.study_name = config.study or name
-        self.run_dir = config.runs_dir / name
-        self.work_dir = rundir.study_dir(config.runs_dir, name, self.study_name)
+        # The folder (and default study) name: the model's, or `<model>-holdout-<sources>` for a cross-source run.
+        self.run_name = run_name(name, config.holdout_sources)
+        self.study_name = config.study or self.run_name
+        self.run_dir = config.runs_dir / self.run_name
+        self.work_dir = rundir.study_dir(config.runs_dir, self.run_name, self.study_name)
         self.image_size = int(config.image_size or self.entry.input_size)
         # Resolved now, so missing weights raise WeightsUnavailableError before any work.
         self.weights = self.entry.resolve_weights(config.weights, self.image_size)
         self.task: Task | None = None
+        self.holdout: pd.DataFrame | None = None
         self.started = time.perf_counter()
         self.mixed_precision = False
 
@@ -210,7 +258,8 @@ class ModelSearch:
         config = self.config
         return {"image_size": self.image_size, "weights": self.weights, "epochs": config.epochs,
                 "manifest_sha256": manifest_sha256(config.manifest), "limit": config.limit,
-                "train_sources": sorted(config.train_sources) if config.train_sources else None}
+                "train_sources": sorted(config.train_sources) if config.train_sources else None,
+                "holdout_sources": sorted(config.holdout_sources) if config.holdout_sources else None}
 
     def checkpoint(self, key: str) -> Path:
         return self.work_dir / "checkpoints" / f"{key}.keras"
@@ -249,12 +298,19 @@ class ModelSearch:
         """Log the estimate (under `label`, default the engine's name), then (unless a dry run) load every cached
         feature view a trial may ask for."""
         config = self.config
-        frame = select_rows(load_manifest(config.manifest), config)
+        manifest = load_manifest(config.manifest)
+        frame = select_rows(manifest, config)
+        if config.holdout_sources:
+            self.holdout = holdout_rows(manifest, config)
+            # The protocol's promise, checked on the rows actually used, not on the intent: nothing held out trains.
+            audit_holdout(frame[frame["split"].isin(("train", "val"))], self.holdout)
         zoo.reset_session(config.seed)
         self.task = task = make_task(self.entry, frame, self.image_size, self.weights, config)
         estimate = estimate_seconds(task, config)
         self.log(f"[{self.name}] {label or self.engine}: {len(task.frames['train'])} train / {len(task.frames['val'])} val / "
-                 f"{len(task.frames['test'])} test images at {self.image_size}px, weights={self.weights}, "
+                 f"{len(task.frames['test'])} test images"
+                 + (f" ({len(self.holdout)} held out: {', '.join(sorted(config.holdout_sources))})"
+                    if self.holdout is not None else "") + f" at {self.image_size}px, weights={self.weights}, "
                  f"{config.trials} trials x up to {config.epochs} epochs: estimated at most "
                  f"{format_duration(estimate['total_s'])} ({estimate['detail']})")
         if not config.dry_run:
@@ -279,7 +335,11 @@ class ModelSearch:
         val_scores = task.predict(model, "val")
         test_scores = task.predict(model, "test")
         exported = task.export(model)
-        with rundir.publishing(config.runs_dir, self.name) as staging:
+        holdout = None
+        if self.holdout is not None:
+            # Scored once, after selection, by the exported model (raw images in), as any unseen folder would be.
+            holdout = (self.holdout, score_frame(exported, self.holdout, task.image_size, config.batch_size))
+        with rundir.publishing(config.runs_dir, self.run_name) as staging:
             model_path = staging / "model.keras"
             exported.save(model_path)
             _check_export(model_path, task, test_scores)
@@ -287,14 +347,42 @@ class ModelSearch:
             info = self._info(best, records, exported, throughput)
             metrics = write_results(staging, info=info, val_frame=task.frames["val"], val_scores=val_scores,
                                     test_frame=task.frames["test"], test_scores=test_scores, trials=records,
-                                    importances=importances, history=history)
+                                    importances=importances, history=history, holdout=holdout)
         for stale in (self.work_dir / "checkpoints").glob("*.keras"):
             if stale != best.checkpoint:
                 stale.unlink(missing_ok=True)
-        self.log(f"[{entry.name}] test accuracy={metrics['accuracy']:.4f} roc_auc={_fmt(metrics['roc_auc'])} "
+        self.log(f"[{self.run_name}] test accuracy={metrics['accuracy']:.4f} roc_auc={_fmt(metrics['roc_auc'])} "
                  f"eer={_fmt(metrics['eer'])} (threshold {metrics['threshold']:.3f} from validation); "
                  f"trials {metrics['trials']}; results in {self.run_dir}/")
+        for source, block in metrics.get("holdout", {}).items():
+            self.log(f"[{self.run_name}] held-out {source}: roc_auc={_fmt(block['roc_auc'])} "
+                     f"accuracy={block['accuracy']:.4f} on {block['n']} images (never trained or validated on)")
+        self.after_publish(exported, metrics)
         return metrics
+
+    def after_publish(self, exported: keras.Model, metrics: dict) -> None:
+        """cost.json always, robustness.json when asked: extra files beside a complete result, each written whole."""
+        from deepfake_zoo.search.calibration import calibration_of
+        from deepfake_zoo.search.cost import write_cost
+
+        config, task = self.config, self.task
+        start = time.perf_counter()
+        write_cost(self.run_dir, exported, task.image_size)
+        self.log(f"[{self.run_name}] cost measured in {format_duration(time.perf_counter() - start)}: "
+                 f"{self.run_dir / 'cost.json'}")
+        if not config.robustness:
+            return
+        from deepfake_zoo.search.robustness import run_robustness
+
+        temperature, threshold = calibration_of(metrics)
+        if temperature is None:
+            threshold = metrics["threshold"]
+        start = time.perf_counter()
+        report = run_robustness(self.run_dir, task.frames["test"], exported, task.image_size, threshold=threshold,
+                                temperature=temperature, limit=config.robustness_limit, seed=config.seed,
+                                batch_size=config.batch_size)
+        self.log(f"[{self.run_name}] robustness on {report['n']} test images in "
+                 f"{format_duration(time.perf_counter() - start)}: {self.run_dir / 'robustness.json'}")
 
     def _info(self, best: BestTrial, records: list[TrialRecord], exported: keras.Model, throughput: float) -> dict:
         entry, task, config = self.entry, self.task, self.config
@@ -308,6 +396,7 @@ class ModelSearch:
             "inference_images_per_s": throughput, "engine": self.engine, "study_name": self.study_name,
             "seed": config.seed, "epochs": config.epochs, "limit": config.limit,
             "train_sources": sorted(task.frames["train"]["source"].unique().tolist()),
+            "holdout_sources": sorted(config.holdout_sources) if config.holdout_sources else [],
             "manifest_sha256": manifest_sha256(config.manifest),
             "data_is_synthetic": bool(task.frames["train"]["source"].eq("demo").all()),
             "mixed_precision": bool(self.mixed_precision), "xla": bool(task.xla),
@@ -463,6 +552,14 @@ def run_model_search(name: str, config: SearchConfig, log: Log = print,
 
 def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4f}"
+
+
+def score_frame(model: keras.Model, frame: pd.DataFrame, image_size: int, batch_size: int) -> np.ndarray:
+    """P(fake) of every row of `frame` from a raw-image model, through the evaluation pipeline (no augmentation)."""
+    # make_dataset reads one split; held-out rows come from every split, so they are relabelled in a copy.
+    rows = frame.reset_index(drop=True).assign(split="test")
+    data = make_dataset(rows, "test", image_size, batch_size=batch_size, shuffle=False)
+    return np.asarray(model.predict(data, verbose=0), dtype=np.float32).reshape(-1)
 
 
 def _check_export(model_path: Path, task: Task, expected: np.ndarray, n: int = 8) -> None:
