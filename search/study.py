@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from deepfake_zoo import zoo
 from deepfake_zoo.datasets.audit import audit_holdout
+from deepfake_zoo.datasets.self_blend import SOURCE_SUFFIX
 from deepfake_zoo.datasets.manifest import load_manifest, manifest_sha256
 from deepfake_zoo.datasets.pipeline import make_dataset
 from deepfake_zoo.search import rundir
@@ -102,7 +103,8 @@ def select_rows(frame: pd.DataFrame, config: SearchConfig) -> pd.DataFrame:
     source) and `limit` (per split, seeded)."""
     if config.holdout_sources:
         check_holdout(frame, config.holdout_sources)
-        held = frame["source"].isin(config.holdout_sources)
+        # Self-blended fakes made from a held-out source's faces (`<source>+sbi`) are that source's images too.
+        held = frame["source"].astype(str).str.removesuffix(SOURCE_SUFFIX).isin(config.holdout_sources)
         # A byte-identical copy of a held-out image under another source would smuggle it into training: drop it.
         copies = frame["sha256"].isin(set(frame.loc[held, "sha256"]))
         frame = frame[~held & ~copies]

@@ -90,6 +90,14 @@ def test_a_copy_of_a_held_out_image_under_another_source_is_dropped(two_config, 
     assert "/elsewhere/copy.png" not in set(selected["path"])
 
 
+def test_self_blended_fakes_of_a_held_out_source_stay_out_of_training(two_config, two_sources):
+    frame = load_manifest(two_sources)
+    blend = frame[(frame["source"] == "beta") & (frame["split"] == "train")].head(1)
+    blend = blend.assign(source="beta+sbi", path="/sbi/blend.png", sha256="b" * 64, label=1)
+    selected = select_rows(pd.concat([frame, blend], ignore_index=True), two_config(holdout_sources="beta"))
+    assert "/sbi/blend.png" not in set(selected["path"]) and set(selected["source"]) == {"alpha"}
+
+
 def test_run_folder_name_is_sorted_and_folder_safe():
     assert run_name("cnn", None) == "cnn"
     assert run_name("cnn", ["b", "a"]) == "cnn-holdout-a+b"
