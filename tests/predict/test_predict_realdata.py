@@ -79,8 +79,9 @@ def test_json_schema_is_stable(trained_runs, face_crops, capsys, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("not an image")
     _, report = run_json(capsys, face_crops["held_out"][0], notes, "--runs", trained_runs)
-    assert set(report) == {"model", "run_dir", "threshold", "image_size", "rank_by", "rank_value", "summary",
-                           "results"}
+    assert set(report) == {"model", "run_dir", "threshold", "temperature", "tta_flip", "image_size", "rank_by",
+                           "rank_value", "summary", "results"}
+    assert report["tta_flip"] is False
     assert report["summary"] == {"inputs": 2, "scored": 1, "fake": report["summary"]["fake"],
                                  "real": report["summary"]["real"], "no_face": 0, "failed": 1, "skipped": {}}
     assert report["summary"]["fake"] + report["summary"]["real"] == 1

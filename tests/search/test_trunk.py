@@ -41,7 +41,8 @@ def _task(entry, demo_manifest, cache_dir, views=1):
 
 def test_make_task_picks_the_trunk_only_when_asked(entry, demo_manifest, tmp_path):
     frame = load_manifest(demo_manifest)
-    config = SimpleNamespace(batch_size=16, seed=0, cache_dir=str(tmp_path), augment_views=1, trunk_cache=True)
+    config = SimpleNamespace(batch_size=16, seed=0, cache_dir=str(tmp_path), augment_views=1, trunk_cache=True,
+                             xla=False)
     assert isinstance(make_task(entry, frame, 32, "none", config), TrunkTask)
     config.trunk_cache = False
     assert not isinstance(make_task(entry, frame, 32, "none", config), TrunkTask)
