@@ -18,17 +18,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from deepfake_zoo.arguments import positive_int
 from deepfake_zoo.predict.models import DEFAULT_RANK_BY, ModelChoiceError
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,9 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rank-by", default=DEFAULT_RANK_BY, metavar="METRIC",
                         help="metrics.json key that picks the best run, as on the leaderboard: e.g. accuracy, eer, "
                              "validation.roc_auc (default: roc_auc; EER, losses, times and sizes rank smallest first)")
-    parser.add_argument("--frames", type=_positive_int, default=16, metavar="N",
+    parser.add_argument("--frames", type=positive_int, default=16, metavar="N",
                         help="frames sampled evenly from each video (default: 16)")
-    parser.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
+    parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N",
                         help="images scored per model call (default: 32)")
     parser.add_argument("--faces", choices=("auto", "crop", "none"), default="auto",
                         help="auto: crop each face unless the image is already a face crop or has none (default); "

@@ -16,15 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
+from deepfake_zoo.arguments import positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,14 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="all", metavar="NAME",
                         help="runs to score: a name, a glob (*_frozen), a family, a comma list, or all (default)")
     parser.add_argument("--runs", default="runs", metavar="DIR", help="folder holding the trained runs (default: runs)")
-    parser.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
+    parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N",
                         help="images scored per model call (default: 32)")
     parser.add_argument("--robustness", action="store_true",
                         help="score each run's test split under JPEG, blur, downscale and noise perturbations "
                              "(runs/<model>/robustness.json, reused while the model file is unchanged)")
     parser.add_argument("--manifest", default="build/splits.csv", metavar="CSV",
                         help="the manifest the runs were trained on, for --robustness (default: build/splits.csv)")
-    parser.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
                         help="--robustness scores a seeded sample of N test images instead of all of them")
     parser.add_argument("--seed", type=int, default=0, help="seed of the --limit sample and the noise (default: 0)")
     parser.add_argument("--force", action="store_true", help="recompute robustness.json even when it is current")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deepfake_zoo.predict.cli import _positive_int
+from deepfake_zoo.arguments import positive_int
 from deepfake_zoo.predict.models import DEFAULT_RANK_BY, ModelChoiceError
 
 
 def _port(text: str) -> int:
-    value = _positive_int(text)
+    value = positive_int(text)
     if value > 65535:
         raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {value}")
     return value
@@ -32,11 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")
     parser.add_argument("--faces", choices=("auto", "crop", "none"), default="auto",
                         help="face step, as for predict (default: auto)")
-    parser.add_argument("--frames", type=_positive_int, default=16, metavar="N",
+    parser.add_argument("--frames", type=positive_int, default=16, metavar="N",
                         help="frames sampled evenly from each video (default: 16)")
-    parser.add_argument("--max-upload-mb", type=_positive_int, default=20, metavar="MB",
+    parser.add_argument("--max-upload-mb", type=positive_int, default=20, metavar="MB",
                         help="largest upload accepted, in MB (default: 20)")
-    parser.add_argument("--queue", type=_positive_int, default=4, metavar="N",
+    parser.add_argument("--queue", type=positive_int, default=4, metavar="N",
                         help="requests waiting or being scored at once; more get 503 (default: 4)")
 
 

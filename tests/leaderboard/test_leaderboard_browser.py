@@ -1,33 +1,24 @@
 """The leaderboard page in a real headless Chromium, opened from file:// with the network watched."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM_ARGS, chromium
+from leaderboard_fixtures import EVIL_NAME, EVIL_SOURCE, write_fixture_runs
 
 from deepfake_zoo.leaderboard.render import write_leaderboard
-from leaderboard_fixtures import EVIL_NAME, EVIL_SOURCE, write_fixture_runs
 
 pytestmark = pytest.mark.browser
 
 ARTIFACT = Path(__file__).resolve().parents[1] / "artifacts" / "leaderboard.png"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
-def _chromium() -> str:
-    path = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
-    if not (Path(path).is_file() and os.access(path, os.X_OK)):
-        pytest.skip(f"no Chromium at {path}: install Debian's chromium or set CHROMIUM")
-    return path
 
 
 @pytest.fixture(scope="module")
 def browser_page(tmp_path_factory):
     """The fixture leaderboard loaded once in Chromium, with every request, console message and dialog recorded."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    executable = _chromium()
+    executable = chromium()
     root = tmp_path_factory.mktemp("leaderboard")
     metrics = write_fixture_runs(root / "runs")
     out = write_leaderboard(root / "runs", root / "index.html")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from predict_fixtures import blank_wall_video, paste_face_video, write_tiny_run
+from predict_fixtures import blank_wall_video, paste_face_video, train_tiny_model, write_tiny_run
 
 TRAIN_PER_LABEL = 24
 HELD_OUT_PER_LABEL = 3
@@ -44,28 +44,6 @@ def face_crops(real_data_root) -> dict[str, list[Path]]:
         chosen["train_labels"] += [int(label == "FAKE")] * TRAIN_PER_LABEL
         chosen["held_out"] += paths[TRAIN_PER_LABEL:]
     return chosen
-
-
-def train_tiny_model(paths: list[Path], labels: list[int], image_size: int, seed: int):
-    """A tiny CNN taking raw RGB 0..255 at `image_size` (its rescaling inside), fit 2 epochs; returns the model."""
-    import keras
-
-    from deepfake_zoo.datasets.images import load_for_model
-
-    keras.utils.set_random_seed(seed)
-    x = np.stack([load_for_model(p, image_size) for p in paths])
-    y = np.asarray(labels, dtype="float32")
-    model = keras.Sequential([
-        keras.Input((image_size, image_size, 3)),
-        keras.layers.Rescaling(1 / 255),
-        keras.layers.Conv2D(8, 3, strides=2, activation="relu"),
-        keras.layers.Conv2D(16, 3, strides=2, activation="relu"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
-    model.fit(x, y, epochs=2, batch_size=16, shuffle=True, verbose=0)
-    return model, x
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from predict_fixtures import train_tiny_model
+
 from deepfake_zoo.datasets.demo import make_demo_dataset
 
 IMAGE_SIZE = 32
@@ -21,25 +23,9 @@ def write_tiny_run(runs_dir: Path, name: str, data: Path, seed: int = 0, **extra
 
     Its threshold is the median P(fake) of its training images, so it is not 0.5 and both labels occur.
     """
-    import keras
-
-    from deepfake_zoo.datasets.images import load_for_model
-
-    keras.utils.set_random_seed(seed)
     paths = sorted((data / "Real").glob("*.png")) + sorted((data / "Fake").glob("*.png"))
-    labels = np.array([0] * len(list((data / "Real").glob("*.png"))) + [1] * len(list((data / "Fake").glob("*.png"))),
-                      dtype="float32")
-    x = np.stack([load_for_model(p, IMAGE_SIZE) for p in paths])
-    model = keras.Sequential([
-        keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3)),
-        keras.layers.Rescaling(1 / 255),
-        keras.layers.Conv2D(8, 3, strides=2, activation="relu"),
-        keras.layers.Conv2D(8, 3, strides=2, activation="relu"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
-    model.fit(x, labels, epochs=2, batch_size=16, shuffle=True, verbose=0)
+    labels = [0] * len(list((data / "Real").glob("*.png"))) + [1] * len(list((data / "Fake").glob("*.png")))
+    model, x = train_tiny_model(paths, labels, IMAGE_SIZE, seed)
     threshold = float(np.median(model.predict(x, verbose=0)))
     run_dir = runs_dir / name
     run_dir.mkdir(parents=True, exist_ok=True)

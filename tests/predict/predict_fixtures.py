@@ -9,6 +9,28 @@ from pathlib import Path
 import numpy as np
 
 
+def train_tiny_model(paths: list[Path], labels: list[int], image_size: int, seed: int):
+    """A tiny CNN taking raw RGB 0..255 at `image_size` (its rescaling inside), fit 2 epochs; returns the model."""
+    import keras
+
+    from deepfake_zoo.datasets.images import load_for_model
+
+    keras.utils.set_random_seed(seed)
+    x = np.stack([load_for_model(p, image_size) for p in paths])
+    y = np.asarray(labels, dtype="float32")
+    model = keras.Sequential([
+        keras.Input((image_size, image_size, 3)),
+        keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(8, 3, strides=2, activation="relu"),
+        keras.layers.Conv2D(16, 3, strides=2, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    model.fit(x, y, epochs=2, batch_size=16, shuffle=True, verbose=0)
+    return model, x
+
+
 def write_tiny_run(runs_dir: Path, name: str = "tiny", image_size: int = 32, seed: int = 0,
                    threshold: float = 0.5, **metrics) -> Path:
     """runs/<name>/ holding an untrained (seeded) tiny CNN that really loads and scores: for tests of the plumbing."""

@@ -1,7 +1,6 @@
 """`deepfake-zoo serve` in a subprocess, used from headless Chromium as a person would: drop a photo, read it."""
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -11,19 +10,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from browser import CHROMIUM_ARGS, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata, pytest.mark.slow]
 
 ARTIFACT = Path(__file__).resolve().parents[1] / "artifacts" / "serve.png"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
-def _chromium() -> str:
-    path = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
-    if not (Path(path).is_file() and os.access(path, os.X_OK)):
-        pytest.skip(f"no Chromium at {path}: install Debian's chromium or set CHROMIUM")
-    return path
 
 
 def _free_port() -> int:
@@ -66,7 +57,7 @@ def server(trained_runs, tmp_path_factory):
 
 def test_a_person_drops_a_photo_and_sees_the_faces_verdict_and_heatmap(server, face_crops, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
-    executable = _chromium()
+    executable = chromium()
     rng = np.random.default_rng(0)
     photo = cv2.GaussianBlur(rng.integers(40, 220, (600, 900, 3), dtype=np.uint8), (0, 0), 8)
     face = cv2.resize(cv2.imread(str(face_crops["held_out"][0])), (180, 180), interpolation=cv2.INTER_AREA)
