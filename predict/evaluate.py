@@ -159,17 +159,6 @@ def read_labelled(data: str | Path) -> LabelledData:
     return labelled
 
 
-def _finite(value):
-    """JSON has no NaN: non-finite floats become None, numpy scalars Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    return None if isinstance(value, float) and not np.isfinite(value) else value
-
-
 def _reason_counts(skips: list[tuple[str, str]]) -> dict[str, int]:
     return dict(sorted(Counter(reason for reason, _ in skips).items()))
 
@@ -394,9 +383,11 @@ def evaluate_run(run: Run, labelled: LabelledData, screened: ScreenedImages, nam
                                 time.perf_counter() - started, screened.seconds)
     metrics.update({key: round(value, 3) for key, value in timing.items()})
 
+    from deepfake_zoo.search.results import json_safe
+
     def write(folder: Path) -> None:
         (folder / "predictions.csv").write_text(frame.to_csv(index=False))
-        (folder / "metrics.json").write_text(json.dumps(_finite(metrics), indent=2) + "\n")
+        (folder / "metrics.json").write_text(json.dumps(json_safe(metrics), indent=2) + "\n")
 
     replace_folder(run.path / EXTERNAL_DIR / name, write)
     metrics["folder"] = str(run.path / EXTERNAL_DIR / name)

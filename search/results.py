@@ -31,12 +31,12 @@ class TrialRecord:
     intermediate: list[float] = field(default_factory=list)
 
 
-def _clean(value):
+def json_safe(value):
     """JSON has no NaN or numpy scalars: map them to None / Python numbers."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -45,7 +45,7 @@ def _clean(value):
 
 
 def write_json(path: Path, payload: Any) -> None:
-    write_text(path, json.dumps(_clean(payload), indent=2, sort_keys=False) + "\n")
+    write_text(path, json.dumps(json_safe(payload), indent=2, sort_keys=False) + "\n")
 
 
 def predictions_frame(frame: pd.DataFrame, scores: np.ndarray, threshold: float) -> pd.DataFrame:
@@ -76,7 +76,7 @@ def trials_frame(trials: list[TrialRecord]) -> pd.DataFrame:
     for t in trials:
         row = {"number": t.number, "state": t.state, "value": t.value, "duration_s": t.duration_s}
         row.update({f"params_{k}": t.params.get(k) for k in names})
-        row["intermediate"] = json.dumps(_clean(list(t.intermediate)))
+        row["intermediate"] = json.dumps(json_safe(list(t.intermediate)))
         rows.append(row)
     return pd.DataFrame(rows, columns=["number", "state", "value", "duration_s", *[f"params_{k}" for k in names],
                                        "intermediate"])
