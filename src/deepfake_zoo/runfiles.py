@@ -239,10 +239,7 @@ def read_metrics(folder: str | Path) -> dict[str, Any]:
     fix = f"; {RERUN_FIX}"
     if not isinstance(metrics, dict):
         raise RunFileError(f"metrics.json holds a {type(metrics).__name__}, not an object{fix}")
-    for key in NUMERIC_FIELDS:
-        value = metrics.get(key)
-        if value is not None and not is_number(value):
-            raise RunFileError(f"metrics.json field {key} is {_shown(value)}, not a number{fix}")
+    _check_numbers(metrics, NUMERIC_FIELDS, "metrics.json", fix)
     for key in BOOLEAN_FIELDS:
         if metrics.get(key) is not None and not isinstance(metrics[key], bool):
             raise RunFileError(f"metrics.json field {key} is {_shown(metrics[key])}, not true or false{fix}")
@@ -298,13 +295,18 @@ class EvaluationSet:
     data: dict | None = None  # what `evaluate` recorded about the external data (path, kind, sources)
 
 
+def _check_numbers(block: dict, keys, where: str, fix: str = "") -> None:
+    """Raise naming the first of `keys` that `block` holds as something other than a finite number."""
+    for key in keys:
+        value = block.get(key)
+        if value is not None and not is_number(value):
+            raise RunFileError(f"{where} field {key} is {_shown(value)}, not a number{fix}")
+
+
 def _check_scores(block: Any, where: str) -> dict[str, Any]:
     if not isinstance(block, dict):
         raise RunFileError(f"{where} holds a {type(block).__name__}, not an object of metrics")
-    for key in _SET_NUMBERS:
-        value = block.get(key)
-        if value is not None and not is_number(value):
-            raise RunFileError(f"{where} field {key} is {_shown(value)}, not a number")
+    _check_numbers(block, _SET_NUMBERS, where)
     return block
 
 
