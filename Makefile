@@ -30,11 +30,12 @@ SEARCH_OPTS = $(call opt,--data,$(DATA)) $(call opt,--trials,$(TRIALS)) $(call o
 
 .PHONY: setup lock smoke data list search leaderboard predict bench test clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed-$(PYVER)
 
 # Exact versions from the lock for this interpreter (reproducible); the project itself without re-resolving them.
-$(VENV)/.installed: pyproject.toml $(LOCK)
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(VENV)/.installed-$(PYVER): pyproject.toml $(LOCK)
+	$(BIN)/python -c 'import sys; sys.exit(f"{sys.version_info[0]}.{sys.version_info[1]}" != "$(PYVER)")' 2>/dev/null \
+	  || $(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r $(LOCK)
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .

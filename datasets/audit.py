@@ -6,7 +6,7 @@ import pandas as pd
 SPLITS = ("train", "val", "test")
 
 
-class LeakageError(AssertionError):
+class LeakageError(ValueError):
     """A group or a byte-identical file appears in more than one split (or the manifest breaks its contract)."""
 
 

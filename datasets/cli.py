@@ -61,12 +61,12 @@ def run(args: argparse.Namespace) -> int:
     except DetectorUnavailableError as exc:
         print(f"deepfake-zoo data: {exc} (or pass --faces none)", file=sys.stderr)
         return 1
+    except LeakageError as exc:  # a ValueError too, so it is caught first: a leak is a bug, exit 2
+        print(f"deepfake-zoo data: {exc}", file=sys.stderr)
+        return 2
     except (DataLayoutError, KaggleDownloadError, FileExistsError, ValueError) as exc:
         print(f"deepfake-zoo data: {exc}", file=sys.stderr)
         return 1
-    except LeakageError as exc:
-        print(f"deepfake-zoo data: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         # build_manifest swaps its outputs in only at the very end, all together, so an interrupt before that
         # replaced nothing; images converted or cropped so far are content-addressed and reused by the next build.

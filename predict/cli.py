@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run `predict` alone (as `python -m predict.cli`), without the other subcommands' packages."""
+    """Run `predict` alone (as `python -m deepfake_zoo.predict.cli`), without the other subcommands' packages."""
     parser = argparse.ArgumentParser(prog="deepfake-zoo predict", description=__doc__)
     add_arguments(parser)
     return run(parser.parse_args(argv))

@@ -317,7 +317,12 @@ def replace_folder(target: Path, write) -> Path:
         old = target.parent / f".{target.name}.old-{tag}"
         if target.exists():
             os.replace(target, old)
-        os.replace(fresh, target)
+        try:
+            os.replace(fresh, target)
+        except OSError:
+            if old.exists():
+                os.replace(old, target)  # the previous result back under its name, as if nothing happened
+            raise
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(fresh, ignore_errors=True)

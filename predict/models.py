@@ -14,7 +14,7 @@ DEFAULT_RANK_BY = "roc_auc"
 NO_MODEL_HINT = "train one first: `make data` then `make search MODEL=cnn`"
 
 
-class ModelChoiceError(Exception):
+class ModelChoiceError(LookupError):
     """No usable run could be chosen (none trained, unknown name, or a broken run folder); the message says the fix."""
 
 

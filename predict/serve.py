@@ -24,6 +24,7 @@ from pathlib import Path
 from fastapi import Request
 
 from deepfake_zoo.predict.models import Run
+from deepfake_zoo.runfiles import read_external, read_holdout
 
 LOG = logging.getLogger("deepfake_zoo.serve")
 API_PATH = "/api/predict"
@@ -85,11 +86,11 @@ def model_card(run: Run) -> dict:
         trained_on += " (synthetic demo data: the numbers say nothing about real photos)"
     n_test = metrics.get("n_test")
     measured = f"{n_test} held-out test images" if isinstance(n_test, int) else "held-out test images"
-    cross = metrics.get("cross_dataset")
-    cross_text = ""
-    if isinstance(cross, dict) and cross:
-        cross_text = "; ".join(f"{name}: ROC AUC {_number(values, 'roc_auc')}" for name, values in cross.items()
-                               if isinstance(values, dict))
+    # Sets it never trained on: `evaluate` results and held-out sources, read by the page's own rules.
+    external, _ = read_external(run.path)
+    holdout, _ = read_holdout(metrics)
+    cross_text = "; ".join(f"{name}: ROC AUC {_number(values, 'roc_auc')}"
+                           for name, values in sorted({**external, **holdout}.items()))
     return {
         "name": run.name, "threshold": run.threshold, "image_size": run.image_size,
         "accuracy": _number(metrics, "accuracy"), "roc_auc": _number(metrics, "roc_auc"),

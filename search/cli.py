@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
 
     values = {k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("command", "config")}
     config = make_config(values, args.config)
+    # The command refreshes the leaderboard afterwards from the folder the search really wrote (YAML may name it).
+    args.runs, args.dry_run = config.runs, config.dry_run
     try:
         launch(config)
     except KeyboardInterrupt as interrupt:

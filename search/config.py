@@ -135,6 +135,7 @@ ALLOWED = {
     "heartbeat": "a whole number of seconds, at least 1",
     "mixed_precision": "true or false",
     "xla": "true or false",
+    "trunk_cache": "true or false",
     "dry_run": "true or false",
     "keep_going": "true or false",
 }

@@ -57,7 +57,8 @@ def candidate_runs(runs_dir: str | Path, pattern: str | None = None, exclude: st
     """Complete runs under `runs_dir` that may join an ensemble, best validation ROC AUC first.
 
     Left out: folders without model.keras, metrics.json, val_predictions.csv and predictions.csv, unreadable
-    metrics, runs with no `validation.roc_auc`, other ensembles (their members would count twice), the folder named
+    metrics, runs with no `validation.roc_auc`, other ensembles (their members would count twice), cross-source runs
+    (their validation and test rows leave the held-out sources out), the folder named
     `exclude` (the ensemble being rebuilt), and names not matching the shell-style `pattern` when one is given.
     """
     members = []
@@ -72,6 +73,9 @@ def candidate_runs(runs_dir: str | Path, pattern: str | None = None, exclude: st
         except RunFileError:
             continue
         if metrics.get("family") == FAMILY or lookup_number(metrics, RANK_BY) is None:
+            continue
+        # A cross-source run's validation and test rows leave its held-out sources out: not the split's rows.
+        if metrics.get("holdout_sources"):
             continue
         temperature, _ = calibration_of(metrics)
         members.append(Member(folder.name, folder, metrics, temperature))

@@ -39,6 +39,14 @@ def _engine(config: SearchConfig) -> Callable:
     return run_search
 
 
+def loso_sources(frame) -> list[str]:
+    """The sources a leave-one-source-out run holds out in turn: self-blended fakes (`<source>+sbi`) belong to their
+    source and are held out with it, never on their own."""
+    from deepfake_zoo.datasets.self_blend import SOURCE_SUFFIX
+
+    return sorted(set(frame["source"].astype(str).str.removesuffix(SOURCE_SUFFIX)))
+
+
 def leave_one_source_out(config: SearchConfig, log: Log = print) -> dict[str, dict | None]:
     """Hold out each source of the manifest in turn (one study and one run folder each), then log the table of
     in-domain test ROC AUC beside held-out ROC AUC; returns {run folder name: metrics}."""
@@ -46,7 +54,7 @@ def leave_one_source_out(config: SearchConfig, log: Log = print) -> dict[str, di
     from deepfake_zoo.search.config import replace
     from deepfake_zoo.search.study import run_name
 
-    sources = sorted(set(load_manifest(config.manifest)["source"].astype(str)))
+    sources = loso_sources(load_manifest(config.manifest))
     if len(sources) < 2:
         raise ValueError(f"leave_one_source_out needs a manifest with at least two sources; {config.manifest} holds "
                          f"only {sources}: build it from several datasets (--data FOLDER)")

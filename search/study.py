@@ -50,7 +50,9 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # Trial attributes that must match for a rerun to join an existing study instead of mixing incomparable trials.
 STUDY_KEYS = ("image_size", "weights", "epochs", "manifest_sha256", "limit", "train_sources",
-              "holdout_sources")
+              "holdout_sources", "trunk_cache", "mixed_precision")
+# What a study made before a key existed ran with: its default, so an older study is still joined.
+STUDY_DEFAULTS = {"trunk_cache": False, "mixed_precision": False}
 SETTINGS_ATTR = "settings"
 WORKER_ATTR = "worker"
 SAMPLER_SEED_ATTR = "sampler_seed"
@@ -82,7 +84,7 @@ def check_holdout(frame: pd.DataFrame, holdout_sources: list[str] | None) -> Non
     """Raise, naming the sources present, when a held-out source is not in the manifest or none would be left."""
     if not holdout_sources:
         return
-    known = sorted(set(frame["source"].astype(str)))
+    known = sorted(set(frame["source"].astype(str).str.removesuffix(SOURCE_SUFFIX)))
     missing = sorted(set(holdout_sources) - set(known))
     if missing:
         raise ValueError(f"holdout_sources {missing} not in the manifest; sources present: {known}")
@@ -106,14 +108,15 @@ def select_rows(frame: pd.DataFrame, config: SearchConfig) -> pd.DataFrame:
         # Self-blended fakes made from a held-out source's faces (`<source>+sbi`) are that source's images too.
         held = frame["source"].astype(str).str.removesuffix(SOURCE_SUFFIX).isin(config.holdout_sources)
         # A byte-identical copy of a held-out image under another source would smuggle it into training: drop it.
-        copies = frame["sha256"].isin(set(frame.loc[held, "sha256"]))
+        copies = frame["sha256"].isin(set(frame.loc[held, "sha256"])) | frame["group"].isin(set(frame.loc[held, "group"]))
         frame = frame[~held & ~copies]
     if config.train_sources:
-        known = set(frame["source"])
+        known = set(frame["source"].astype(str).str.removesuffix(SOURCE_SUFFIX))
         missing = sorted(set(config.train_sources) - known)
         if missing:
             raise ValueError(f"train_sources {missing} not in the manifest; sources present: {sorted(known)}")
-        keep = frame["split"].eq("test") | frame["source"].isin(config.train_sources)
+        keep = frame["split"].eq("test") | frame["source"].astype(str).str.removesuffix(SOURCE_SUFFIX).isin(
+            config.train_sources)
         frame = frame[keep]
     if config.limit:
         parts = []
@@ -261,7 +264,8 @@ class ModelSearch:
         return {"image_size": self.image_size, "weights": self.weights, "epochs": config.epochs,
                 "manifest_sha256": manifest_sha256(config.manifest), "limit": config.limit,
                 "train_sources": sorted(config.train_sources) if config.train_sources else None,
-                "holdout_sources": sorted(config.holdout_sources) if config.holdout_sources else None}
+                "holdout_sources": sorted(config.holdout_sources) if config.holdout_sources else None,
+                "trunk_cache": bool(config.trunk_cache), "mixed_precision": bool(config.mixed_precision)}
 
     def checkpoint(self, key: str) -> Path:
         return self.work_dir / "checkpoints" / f"{key}.keras"
@@ -437,7 +441,8 @@ class OptunaSearch:
             # of them or none, never half (one attribute per key let it read a half-written study as a mismatch).
             study.set_user_attr(SETTINGS_ATTR, settings)
         stored = study.user_attrs[SETTINGS_ATTR]
-        diff = {k: (stored.get(k), settings[k]) for k in STUDY_KEYS if stored.get(k) != settings[k]}
+        diff = {k: (stored.get(k, STUDY_DEFAULTS.get(k)), settings[k]) for k in STUDY_KEYS
+                if stored.get(k, STUDY_DEFAULTS.get(k)) != settings[k]}
         if diff:
             detail = ", ".join(f"{k}: stored {a!r} vs now {b!r}" for k, (a, b) in diff.items())
             raise StudyMismatchError(

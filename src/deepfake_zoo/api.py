@@ -62,7 +62,9 @@ def search(model: str = "cnn", *, config: str | Path | None = None, data: str | 
     from deepfake_zoo.search.config import make_config
     from deepfake_zoo.search.launch import launch
 
-    values = {"model": model, "data": data, "manifest": str(manifest), **settings}
+    # Paths are welcome in Python; the configuration holds their text.
+    values = {k: str(v) if isinstance(v, Path) else v
+              for k, v in {"model": model, "data": data, "manifest": manifest, **settings}.items()}
     cfg = make_config(values, config)
     results = launch(cfg, log=log)
     if leaderboard and not cfg.dry_run:

@@ -197,3 +197,18 @@ def test_serve_without_a_model_says_how_to_train_one(tmp_path, capsys):
 
     assert serve_cli.main(["--runs", str(tmp_path / "runs")]) == 2
     assert "make search" in capsys.readouterr().err
+
+
+def test_the_model_card_shows_the_sets_the_model_never_trained_on(tmp_path):
+    import json as _json
+
+    from predict_fixtures import write_tiny_run
+
+    from deepfake_zoo.predict.models import read_run
+    from deepfake_zoo.predict.serve import model_card
+
+    folder = write_tiny_run(tmp_path / "runs", "tiny", holdout={"other-faces": {"roc_auc": 0.52, "n": 10}})
+    (folder / "external" / "gan-faces").mkdir(parents=True)
+    (folder / "external" / "gan-faces" / "metrics.json").write_text(_json.dumps({"roc_auc": 0.61, "n": 20}))
+    card = model_card(read_run(folder))
+    assert "gan-faces: ROC AUC 0.61" in card["cross"] and "other-faces: ROC AUC 0.52" in card["cross"]

@@ -98,6 +98,28 @@ def test_self_blended_fakes_of_a_held_out_source_stay_out_of_training(two_config
     assert "/sbi/blend.png" not in set(selected["path"]) and set(selected["source"]) == {"alpha"}
 
 
+def test_blends_follow_their_source_into_training_and_out_of_the_rotation(two_config, two_sources):
+    from deepfake_zoo.search.launch import loso_sources
+
+    frame = load_manifest(two_sources)
+    blend = frame[(frame["source"] == "alpha") & (frame["split"] == "train")].head(1)
+    blend = blend.assign(source="alpha+sbi", path="/sbi/alpha.png", sha256="c" * 64, label=1)
+    with_blend = pd.concat([frame, blend], ignore_index=True)
+    assert loso_sources(with_blend) == ["alpha", "beta"]
+    kept = select_rows(with_blend, two_config(train_sources="alpha"))
+    assert "/sbi/alpha.png" in set(kept["path"])
+    with pytest.raises(ValueError, match="not in the manifest"):
+        select_rows(with_blend, two_config(holdout_sources="alpha+sbi"))
+
+
+def test_rows_grouped_with_a_held_out_file_stay_out_too(two_config, two_sources):
+    frame = load_manifest(two_sources)
+    held_group = frame[frame["source"] == "beta"]["group"].iloc[0]
+    linked = frame[frame["source"] == "alpha"].head(1).assign(group=held_group, path="/linked.png", sha256="d" * 64)
+    selected = select_rows(pd.concat([frame, linked], ignore_index=True), two_config(holdout_sources="beta"))
+    assert "/linked.png" not in set(selected["path"])
+
+
 def test_run_folder_name_is_sorted_and_folder_safe():
     assert run_name("cnn", None) == "cnn"
     assert run_name("cnn", ["b", "a"]) == "cnn-holdout-a+b"
