@@ -139,7 +139,7 @@ def to_table(verdicts: list[Verdict], run: Run, rank_by: str) -> str:
     counts = summarize(verdicts)
     whole = sum(v.status == SCORED and v.faces == [] and v.scored_on == "whole_image" for v in verdicts)
     if whole and any(v.note for v in verdicts):
-        lines.append(f"faces 'none': no face was found in {whole} image(s), so each was scored whole; the model was "
+        lines.append(f"--faces auto: no face was found in {whole} image(s), so each was scored whole; the model was "
                      "trained on face crops, so treat those verdicts with care")
     tally = (f"{counts['inputs']} input(s): {counts['scored']} scored ({counts['fake']} fake, {counts['real']} real), "
              f"{counts['failed']} not scored")
