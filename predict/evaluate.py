@@ -443,6 +443,22 @@ def _check_manifest(run: Run, manifest: Path) -> None:
                          f"training images): pass --manifest with the splits.csv it was trained on")
 
 
+def run_rows(run: Run, frame: pd.DataFrame) -> pd.DataFrame:
+    """The manifest rows a run was searched on: its held-out sources, train_sources and limit applied as the search
+    applied them, so its robustness is measured on its own test split."""
+    from deepfake_zoo.search.config import make_config
+    from deepfake_zoo.search.study import select_rows
+
+    metrics = run.metrics
+    keys = {"holdout_sources": metrics.get("holdout_sources"), "train_sources": metrics.get("train_sources"),
+            "limit": metrics.get("limit")}
+    if not (keys["holdout_sources"] or metrics.get("limit")):
+        return frame  # train_sources alone keeps every source in test, so the test split is the manifest's
+    seed = metrics.get("seed")
+    values = {k: v for k, v in keys.items() if v}
+    return select_rows(frame, make_config({**values, "seed": seed if isinstance(seed, int) else 0}))
+
+
 def evaluate_robustness(model: str = "all", runs: str | Path = "runs", manifest: str | Path = "build/splits.csv",
                         limit: int | None = None, seed: int = 0, batch_size: int = 32,
                         force: bool = False) -> dict[str, dict]:
@@ -467,8 +483,8 @@ def evaluate_robustness(model: str = "all", runs: str | Path = "runs", manifest:
             loaded.append(load_run_model(run))
             return loaded[-1]
 
-        results[run.name] = run_robustness(run.path, frame, loader, run.image_size, threshold, temperature,
-                                           limit=limit, seed=seed, batch_size=batch_size, force=force)
+        results[run.name] = run_robustness(run.path, run_rows(run, frame), loader, run.image_size, threshold,
+                                           temperature, limit=limit, seed=seed, batch_size=batch_size, force=force)
         if loaded:
             _release(loaded.pop())
     return results

@@ -38,8 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "selection; results go to runs/<model>-holdout-<sources>/ beside the in-domain run")
     add("--leave-one-source-out", action="store_true", help="hold out each source of the manifest in turn (one "
         "study and run folder each) and print in-domain beside held-out ROC AUC")
-    add("--robustness", action="store_true", help="after each model's search, write robustness.json (ROC AUC "
-        "under JPEG, blur, downscale and noise on test images)")
+    add("--robustness", action=argparse.BooleanOptionalAction, default=None, help="after each model's search, "
+        "write robustness.json (ROC AUC under JPEG, blur, downscale and noise on test images); default: on for "
+        "backbones with ImageNet weights, off otherwise")
     add("--robustness-limit", type=int, help="test images scored for --robustness (default: 500)")
     add("--limit", type=int, help="at most this many images per split, seeded and stratified (quick runs)")
     add("--mixed-precision", action="store_true", help="train in mixed float16 on a GPU (ignored with a warning "

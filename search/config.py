@@ -48,7 +48,8 @@ class SearchConfig(BaseModel):
     # Cross-source protocol (DeepfakeBench): these sources never enter train or val and are scored whole at the end.
     holdout_sources: Optional[list[StrictStr]] = None
     leave_one_source_out: StrictBool = False
-    robustness: StrictBool = False
+    # None: robustness.json for every run whose backbone has real (ImageNet) weights; true/false force it on/off.
+    robustness: Optional[StrictBool] = None
     robustness_limit: Optional[StrictInt] = Field(500, ge=2)
     # 0 used to mean "no limit" silently; leaving the key out is how to ask for every image.
     limit: Optional[StrictInt] = Field(None, ge=1)
@@ -129,7 +130,7 @@ ALLOWED = {
     "train_sources": "a list of source names, or one comma-separated text",
     "holdout_sources": "a list of source names, or one comma-separated text",
     "leave_one_source_out": "true or false",
-    "robustness": "true or false",
+    "robustness": "true or false (leave it out: on for backbones with ImageNet weights)",
     "robustness_limit": "a whole number of test images, at least 2 (null for the whole test split)",
     "limit": "a whole number of images per split, at least 1 (leave it out for every image)",
     "heartbeat": "a whole number of seconds, at least 1",
@@ -182,6 +183,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return {str(k).replace("-", "_"): v for k, v in values.items()}
 
 
+EXPLICIT_FALSE = {"robustness"}
+
+
 def make_config(cli_values: dict[str, Any], config_file: str | Path | None = None) -> SearchConfig:
     """Merge defaults < YAML file < command line (values given as None on the command line are 'not given').
 
@@ -191,7 +195,8 @@ def make_config(cli_values: dict[str, Any], config_file: str | Path | None = Non
     merged: dict[str, Any] = {}
     if config_file:
         merged.update(load_yaml(config_file))
-    merged.update({k: v for k, v in cli_values.items() if v is not None and v is not False})
+    # A store_true flag left off is False, which must not override the file; `--no-robustness` is a real False.
+    merged.update({k: v for k, v in cli_values.items() if v is not None and (v is not False or k in EXPLICIT_FALSE)})
     origin = f" (defaults < {config_file} < command line)" if config_file else ""
     return build(merged, origin)
 

@@ -376,7 +376,8 @@ class ModelSearch:
         write_cost(self.run_dir, exported, task.image_size)
         self.log(f"[{self.run_name}] cost measured in {format_duration(time.perf_counter() - start)}: "
                  f"{self.run_dir / 'cost.json'}")
-        if not config.robustness:
+        wanted = config.robustness if config.robustness is not None else self.weights == "imagenet"
+        if not wanted:
             return
         from deepfake_zoo.search.robustness import run_robustness
 

@@ -277,3 +277,18 @@ def test_the_subcommand_refuses_nothing_to_do_unknown_models_and_missing_data(tm
     assert cli.main(["evaluate", str(tmp_path / "missing"), "--runs", str(runs_dir)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("deepfake-zoo evaluate: error: evaluation data") and "does not exist" in err
+
+
+def test_robustness_rows_are_the_runs_own_split(tmp_path):
+    import pandas as pd
+
+    from deepfake_zoo.predict.evaluate import run_rows
+    from deepfake_zoo.predict.models import Run
+
+    frame = pd.DataFrame({"path": [f"/{s}/{i}.png" for s in "ab" for i in range(6)], "label": [0, 1] * 6,
+                          "source": ["a"] * 6 + ["b"] * 6, "group": [f"g{i}" for i in range(12)],
+                          "split": ["train", "val", "test"] * 4, "sha256": [f"{i:064x}" for i in range(12)]})
+    plain = Run("m", tmp_path, 0.5, 32, {"train_sources": ["a", "b"]})
+    assert run_rows(plain, frame) is frame
+    crossed = Run("m-holdout-b", tmp_path, 0.5, 32, {"holdout_sources": ["b"], "train_sources": ["a"], "seed": 0})
+    assert set(run_rows(crossed, frame)["source"]) == {"a"}

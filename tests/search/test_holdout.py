@@ -42,7 +42,10 @@ def two_config(tmp_path, two_sources):
 
 def test_new_keys_are_validated_up_front():
     assert make_config({"holdout_sources": "b, a"}).holdout_sources == ["b", "a"]
-    assert make_config({}).robustness is False and make_config({}).robustness_limit == 500
+    assert make_config({}).robustness is None and make_config({}).robustness_limit == 500
+    # `--no-robustness` is a real False over a file that asks for it; a store_true flag left off is not.
+    assert make_config({"robustness": False}).robustness is False
+    assert make_config({"xla": False}).xla is False
     with pytest.raises(ConfigError, match="pass one"):
         make_config({"holdout_sources": "a", "leave_one_source_out": True})
     with pytest.raises(ConfigError, match=r"\['a'\] are both in train_sources and holdout_sources"):
@@ -176,3 +179,19 @@ def test_leave_one_source_out_runs_each_source_and_prints_the_table(two_config):
     assert "held-out roc_auc" in table
     rows = [line for line in table.splitlines() if line.startswith("tiny_search_frozen ")]
     assert [row.split()[1] for row in rows] == ["alpha", "beta", "mean"]
+
+
+def test_robustness_flag_is_on_off_or_left_to_the_backbone(tmp_path):
+    import argparse
+
+    from deepfake_zoo.search import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    assert parser.parse_args([]).robustness is None
+    assert parser.parse_args(["--robustness"]).robustness is True
+    assert parser.parse_args(["--no-robustness"]).robustness is False
+    yaml_on = tmp_path / "on.yaml"
+    yaml_on.write_text("robustness: true\n")
+    assert make_config({"robustness": False}, yaml_on).robustness is False
+    assert make_config({"robustness": None}, yaml_on).robustness is True

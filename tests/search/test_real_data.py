@@ -24,3 +24,7 @@ def test_short_frozen_mobilenet_search_beats_chance_clearly(real_manifest, keras
     assert set(metrics["per_source"]) == {"deepfake-faces", "real-and-fake-face"}
     saved = json.loads((tmp_path / "runs" / "mobilenet_v2_frozen" / "metrics.json").read_text())
     assert saved["train_sources"] == ["deepfake-faces", "real-and-fake-face"] and not saved["data_is_synthetic"]
+    # A real backbone gets its robustness curves without being asked; every run gets its cost.
+    robustness = json.loads((tmp_path / "runs" / "mobilenet_v2_frozen" / "robustness.json").read_text())
+    assert set(robustness["perturbations"]) == {"jpeg", "blur", "downscale", "noise"}
+    assert (tmp_path / "runs" / "mobilenet_v2_frozen" / "cost.json").is_file()
