@@ -14,7 +14,6 @@ from __future__ import annotations
 import fnmatch
 import gc
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -29,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deepfake_zoo import atomic
 from deepfake_zoo.predict.models import ModelChoiceError, Run, list_runs, load_model, read_run
 
 LABEL_WORDS = {"real": 0, "fake": 1, "0": 0, "1": 1}
@@ -306,24 +304,17 @@ def load_run_model(run: Run):
 
 
 def replace_folder(target: Path, write) -> Path:
-    """Fill a new sibling of `target` with `write(folder)`, then swap it in by rename: readers see the old result
-    or the new one, never a mix, and a failure while writing leaves the old one as it was."""
+    """Fill a new sibling of `target` with `write(folder)`, then swap it in as run folders are (`search.rundir.
+    swap_in`): readers see the old result or the new one, never a mix, and a failure while writing leaves the old one
+    as it was."""
+    from deepfake_zoo.search.rundir import swap_in
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
-    fresh = target.parent / f".{target.name}.new-{tag}"
+    fresh = target.parent / f".{target.name}.new-{uuid.uuid4().hex[:8]}"
     fresh.mkdir()
     try:
         write(fresh)
-        old = target.parent / f".{target.name}.old-{tag}"
-        if target.exists():
-            os.replace(target, old)
-        try:
-            os.replace(fresh, target)
-        except OSError:
-            if old.exists():
-                os.replace(old, target)  # the previous result back under its name, as if nothing happened
-            raise
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in(fresh, target)
     finally:
         shutil.rmtree(fresh, ignore_errors=True)
     return target

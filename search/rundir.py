@@ -98,7 +98,11 @@ def swap_in(new: Path, target: Path) -> None:
     # Without an atomic exchange the target is missing for a moment between two renames; `recover` mends a kill there.
     old = new.with_name(new.name + ".old")
     os.rename(target, old)
-    os.rename(new, target)
+    try:
+        os.rename(new, target)
+    except OSError:
+        os.rename(old, target)  # the previous result back under its name, as if nothing happened
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -270,3 +271,25 @@ def test_a_kill_between_the_two_renames_is_mended_on_the_next_publish(tmp_path):
     rundir.recover(tmp_path, "m")
     assert (tmp_path / "m" / "metrics.json").read_text() == "old"
     assert not [p for p in (tmp_path / rundir.STAGING_DIR).iterdir() if p.is_dir()]
+
+
+def test_a_swap_that_fails_midway_puts_the_previous_result_back(tmp_path, monkeypatch):
+    from deepfake_zoo.search import rundir
+
+    target, new = tmp_path / "cnn", tmp_path / "cnn@new"
+    target.mkdir()
+    (target / "metrics.json").write_text("old")
+    new.mkdir()
+    (new / "metrics.json").write_text("new")
+    monkeypatch.setattr(rundir, "_exchange", lambda a, b: False)  # the two-rename path, as without renameat2
+    real_rename = rundir.os.rename
+
+    def rename(src, dst):
+        if Path(src) == new:
+            raise OSError(28, "No space left on device")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(rundir.os, "rename", rename)
+    with pytest.raises(OSError, match="No space"):
+        rundir.swap_in(new, target)
+    assert (target / "metrics.json").read_text() == "old"
