@@ -29,6 +29,9 @@ def kerastuner_values(hp, space: Mapping[str, Any]) -> dict[str, Any]:
             params[name] = hp.Float(name, p.low, p.high, sampling="log" if p.log else "linear")
         elif isinstance(p, Int):
             params[name] = hp.Int(name, p.low, p.high, step=p.step)
+        elif isinstance(p, Categorical) and all(isinstance(c, bool) for c in p.choices):
+            # Keras Tuner's Choice turns booleans into 0/1; Boolean keeps them what the space and metrics.json say.
+            params[name] = hp.Boolean(name, default=bool(p.default_value()))
         elif isinstance(p, Categorical):
             params[name] = hp.Choice(name, list(p.choices))
         else:

@@ -92,9 +92,15 @@ def build_head(entry, feature_dim: int, hp: dict[str, Any] | None = None):
 
     hp = entry.hparams(hp)
     inputs = keras.Input((int(feature_dim),), name="features_in")
+    x = inputs
+    if entry.spectral_bins and not hp.get("spectral", True):
+        from deepfake_zoo.zoo.layers import LeadingFeatures
+
+        # The spectrum is the last `spectral_bins` features (see extractor_on); without it the head sees the rest.
+        x = LeadingFeatures(int(feature_dim) - entry.spectral_bins, name="without_spectrum")(x)
     # Pooled channels from different depths differ in scale by orders of magnitude; normalising them lets one
     # learning rate suit all (measured: frozen MobileNetV2 val AUC on DFDC crops rises with it).
-    x = keras.layers.BatchNormalization(name="head_norm")(inputs)
+    x = keras.layers.BatchNormalization(name="head_norm")(x)
     if int(hp.get("head_units", 0)) > 0:
         x = keras.layers.Dense(int(hp["head_units"]), activation="relu", name="head_dense")(x)
     x = keras.layers.Dropout(float(hp.get("dropout", 0.0)), name="head_dropout")(x)

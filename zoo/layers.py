@@ -1,4 +1,5 @@
-"""Small registered Keras layers that saved models outside one zoo entry need (an ensemble's member calibration).
+"""Small registered Keras layers saved models need beyond the backbones: an ensemble's member calibration, and the
+head's choice of leading features when a search switches a spectral branch off.
 
 Registered under the `deepfake_zoo` package on import, and `deepfake_zoo.zoo` imports this module, so a saved model
 using them reloads with `keras.saving.load_model` once the zoo is imported, as predict does.
@@ -34,3 +35,27 @@ class TemperatureScaling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "temperature": self.temperature}
+
+
+@keras.saving.register_keras_serializable(package="deepfake_zoo")
+class LeadingFeatures(keras.layers.Layer):
+    """(batch, d) -> (batch, count): the first `count` features, the rest ignored.
+
+    A head uses it when its search turned the spectral branch off: the cached vector still carries the spectrum at
+    its end (one cache serves trials with and without it), and the head simply does not look at it.
+    """
+
+    def __init__(self, count: int, **kwargs):
+        super().__init__(**kwargs)
+        if int(count) < 1:
+            raise ValueError(f"LeadingFeatures keeps at least one feature, got count={count!r}")
+        self.count = int(count)
+
+    def call(self, inputs):
+        return inputs[:, : self.count]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.count)
+
+    def get_config(self):
+        return {**super().get_config(), "count": self.count}

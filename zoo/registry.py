@@ -250,7 +250,8 @@ class Registry:
         """
         allowed = tuple(sorted(set(sizes or (input_size,)) | {input_size}))
         space = search_space if search_space is not None else standard_space(
-            frozen, unfreeze_max if (not frozen and block_pattern is not None) else None)
+            frozen, unfreeze_max if (not frozen and block_pattern is not None) else None,
+            spectral=bool(spectral_bins))
 
         def decorator(builder: Builder) -> Builder:
             if name in self._entries and not force:

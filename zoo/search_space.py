@@ -76,12 +76,13 @@ class Categorical:
 Param = Union[Float, Int, Categorical]
 
 
-def standard_space(frozen: bool, unfreeze_max: int | None = None) -> dict[str, Param]:
+def standard_space(frozen: bool, unfreeze_max: int | None = None, spectral: bool = False) -> dict[str, Param]:
     """The project's usual search space: learning rate, head, dropout, augmentation, and fine-tuning knobs.
 
     `frozen=True` gives the head-only space with the few augmentations a feature cache can afford; pass
     `unfreeze_max` (the most backbone blocks worth unfreezing) for fine-tuned entries to add `unfreeze_blocks` and
-    `backbone_lr_ratio`. Entries may copy and edit the returned dict.
+    `backbone_lr_ratio`; `spectral=True` (entries with a frequency branch) lets the search switch that branch on or
+    off (`spectral`). Entries may copy and edit the returned dict.
     """
     space: dict[str, Param] = {
         # A head on cached features trains in few steps from normalised inputs: below 1e-4 it barely moves in the
@@ -96,4 +97,6 @@ def standard_space(frozen: bool, unfreeze_max: int | None = None) -> dict[str, P
     if unfreeze_max is not None:
         space["unfreeze_blocks"] = Int(1, unfreeze_max, default=min(2, unfreeze_max))
         space["backbone_lr_ratio"] = Float(0.01, 1.0, log=True, default=0.1)
+    if spectral:
+        space["spectral"] = Categorical((True, False), default=True)
     return space

@@ -18,10 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", default="build/bench-runs", help="results folder for the benchmark's studies")
     parser.add_argument("--cache-dir", default="build/features", help="feature cache folder")
     parser.add_argument("--epochs", type=int, default=8, help="epochs per trial in the study benchmarks")
+    parser.add_argument("--trunk-epochs", type=int, default=4,
+                        help="epochs per trial in the cached-trunk fine-tune study (default: 4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the targets")
     parser.add_argument("--only", help="comma list of benchmarks to (re)run, merged into --out: cache_speedup, "
-                                       "pipeline_vs_backbone, study_cold, study_warm, evaluate_throughput (needs a study's run)")
+                                       "pipeline_vs_backbone, study_cold, study_warm, trunk_speedup, study_trunk, "
+                                       "evaluate_throughput (needs a study's run)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,5 +45,6 @@ def run(args: argparse.Namespace) -> int:
 
     evaluate_step = ("evaluate_throughput", lambda: bench_evaluate_throughput(
         config.manifest, config.runs, n=500 if args.quick else 5000, seed=config.seed))
-    print(summary_table(run_bench(config, args.out, quick=args.quick, only=only, extra_steps=[evaluate_step])))
+    print(summary_table(run_bench(config, args.out, quick=args.quick, only=only, extra_steps=[evaluate_step],
+                                  trunk_epochs=args.trunk_epochs)))
     return 0

@@ -74,3 +74,24 @@ def test_an_entry_with_spectral_bins_feeds_the_head_the_spectrum_beside_its_feat
     images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     expected = SpectralProfile(32)(images)
     np.testing.assert_allclose(np.asarray(joined(images))[:, -32:], np.asarray(expected), rtol=1e-4, atol=1e-5)
+
+
+def test_the_search_may_switch_the_spectral_branch_off_and_the_head_then_ignores_it(tmp_path):
+    from deepfake_zoo import zoo
+    from deepfake_zoo.zoo.search_space import Categorical
+
+    entry = zoo.get_model("mobilenet_v2_spectral_frozen")
+    assert entry.search_space["spectral"] == Categorical((True, False), default=True)
+    assert "spectral" not in zoo.get_model("mobilenet_v2_frozen").search_space
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(4, 64 + 32)).astype("float32")
+    moved = features.copy()
+    moved[:, -32:] = rng.normal(size=(4, 32)) * 5  # only the spectrum changes
+    keras.utils.set_random_seed(0)
+    heads = {on: entry.build_head(features.shape[1], {"spectral": on, "head_units": 16}) for on in (True, False)}
+    off = heads[False]
+    np.testing.assert_allclose(np.asarray(off(features)), np.asarray(off(moved)), atol=1e-6)
+    assert np.abs(np.asarray(heads[True](features)) - np.asarray(heads[True](moved))).max() > 1e-4
+    off.save(tmp_path / "head.keras")
+    loaded = keras.saving.load_model(tmp_path / "head.keras")
+    np.testing.assert_allclose(np.asarray(loaded(moved)), np.asarray(off(features)), atol=1e-6)
