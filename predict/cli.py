@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         page = write_explanations(predictor, verdicts, args.explain)
         print(f"explanations: {page}", file=sys.stderr)
     if args.json:
-        print(report.to_json(verdicts, chosen, args.rank_by, tta_flip=args.tta_flip))
+        print(report.to_json(verdicts, chosen, args.rank_by, tta_flip=predictor.flip))
     elif args.csv:
         print(report.to_csv(verdicts), end="")
     else:

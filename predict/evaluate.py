@@ -199,12 +199,13 @@ class ScreenedImages:
 
 
 def score_files(model, files: list[tuple[int, str]], image_size: int, batch_size: int = 32,
-                timing: dict | None = None) -> dict[int, float]:
+                timing: dict | None = None, flip: bool = False) -> dict[int, float]:
     """P(fake) by position for (position, file) pairs; files TensorFlow cannot decode are left out, not fatal.
 
     A tf.data pipeline reads, decodes and resizes exactly as training does (`datasets.images`), in parallel and
     ahead of the model, with no Python in the loop. `timing`, when given, receives `model_s` (time in the model)
     and `input_wait_s` (time the model waited for images): the pipeline keeps up when the wait is small.
+    `flip=True` averages each image's P(fake) with its mirror's, for runs tested that way (search --tta-flip).
     """
     import tensorflow as tf
 
@@ -237,6 +238,8 @@ def score_files(model, files: list[tuple[int, str]], image_size: int, batch_size
         started = time.perf_counter()
         timing["input_wait_s"] += started - waited
         probs = forward(images).numpy().reshape(len(batch_positions), -1)[:, 0]
+        if flip:
+            probs = (probs + forward(images[:, :, ::-1, :]).numpy().reshape(len(batch_positions), -1)[:, 0]) / 2
         timing["model_s"] += time.perf_counter() - started
         scores.update(zip(batch_positions.numpy().tolist(), probs.astype(float).tolist()))
     return scores
@@ -357,7 +360,7 @@ def evaluate_run(run: Run, labelled: LabelledData, screened: ScreenedImages, nam
     model = model if model is not None else load_run_model(run)
     timing: dict = {}
     usable = screened.usable()
-    raw = score_files(model, usable, run.image_size, batch_size, timing)
+    raw = score_files(model, usable, run.image_size, batch_size, timing, flip=run.tta_flip)
     temperature, threshold, threshold_from = decision_rule(run)
     skips = list(labelled.skips) + screened.skips()
     skips += [("undecodable", str(labelled.items[position].path)) for position, _ in usable if position not in raw]
@@ -378,6 +381,7 @@ def evaluate_run(run: Run, labelled: LabelledData, screened: ScreenedImages, nam
     metrics = _external_metrics(run, name, labelled, frame, skips, temperature, threshold, threshold_from,
                                 time.perf_counter() - started, screened.seconds)
     metrics.update({key: round(value, 3) for key, value in timing.items()})
+    metrics["tta_flip"] = run.tta_flip
 
     from deepfake_zoo.search.results import json_safe
 

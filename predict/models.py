@@ -30,6 +30,9 @@ class Run:
     # Temperature fitted on validation (metrics.json `calibration`); when set, P(fake) is calibrated with it and
     # `threshold` is the one re-chosen on the calibrated validation scores.
     temperature: float | None = None
+    # The run's val/test scores averaged each image with its mirror (search --tta-flip): its threshold and
+    # temperature were chosen on such scores, so every later scoring of this run does the same.
+    tta_flip: bool = False
 
     @property
     def model_path(self) -> Path:
@@ -70,7 +73,7 @@ def read_run(path: str | Path) -> Run:
     if temperature is not None:
         threshold = calibrated_threshold
     return Run(name=path.name, path=path, threshold=float(threshold), image_size=image_size, metrics=metrics,
-               temperature=temperature)
+               temperature=temperature, tta_flip=metrics.get("tta_flip") is True)
 
 
 def list_runs(runs_dir: str | Path = "runs") -> list[Run]:

@@ -105,8 +105,9 @@ class Predictor:
         self.batch_size = batch_size
         self.faces = faces
         self.keep_inputs = keep_inputs
-        # Test-time flip: P(fake) is the mean over the image and its mirror (a face is as real mirrored).
-        self.flip = flip
+        # Test-time flip: P(fake) is the mean over the image and its mirror (a face is as real mirrored). A run
+        # tested that way is always scored that way: its threshold was chosen on flipped-and-averaged scores.
+        self.flip = bool(flip or run.tta_flip)
 
     def label_for(self, prob_fake: float) -> str:
         """"fake" at or above the run's validation-chosen threshold, else "real"."""

@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--xla", action="store_true", help="compile training steps with XLA (off by default); recorded in metrics.json")
     add("--trunk-cache", action="store_true", help="fine-tune entries: cache the frozen lower blocks' activations "
         "once and train only the upper blocks and head from them (several times faster a trial on a CPU)")
+    add("--tta-flip", action="store_true", help="score the final validation, test and held-out images as the mean "
+        "over each image and its mirror (threshold and temperature chosen on those scores); recorded in "
+        "metrics.json, and predict, serve and evaluate then do the same with this run")
     add("--dry-run", action="store_true", help="only print the estimated duration")
     add("--keep-going", action="store_true", help="with several models, skip one whose weights are unavailable")
 

@@ -59,6 +59,8 @@ class SearchConfig(BaseModel):
     xla: StrictBool = False
     # Fine-tune entries train their upper blocks from cached trunk activations instead of images (one-time cost).
     trunk_cache: StrictBool = False
+    # The final val/test (and held-out) scores average each image with its mirror; trials are not affected.
+    tta_flip: StrictBool = False
     dry_run: StrictBool = False
     keep_going: StrictBool = False
 
@@ -137,6 +139,7 @@ ALLOWED = {
     "mixed_precision": "true or false",
     "xla": "true or false",
     "trunk_cache": "true or false",
+    "tta_flip": "true or false",
     "dry_run": "true or false",
     "keep_going": "true or false",
 }

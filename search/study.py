@@ -341,14 +341,24 @@ class ModelSearch:
         val_scores = task.predict(model, "val")
         test_scores = task.predict(model, "test")
         exported = task.export(model)
+        plain_test_scores = test_scores
+        if config.tta_flip:
+            # Mirrors come from the exported model on images: a cache holds no deterministic mirror of each image.
+            val_scores = (val_scores + score_frame(exported, task.frames["val"], task.image_size, config.batch_size,
+                                                   flip=True)) / 2
+            test_scores = (test_scores + score_frame(exported, task.frames["test"], task.image_size,
+                                                     config.batch_size, flip=True)) / 2
         holdout = None
         if self.holdout is not None:
             # Scored once, after selection, by the exported model (raw images in), as any unseen folder would be.
-            holdout = (self.holdout, score_frame(exported, self.holdout, task.image_size, config.batch_size))
+            held = score_frame(exported, self.holdout, task.image_size, config.batch_size)
+            if config.tta_flip:
+                held = (held + score_frame(exported, self.holdout, task.image_size, config.batch_size, flip=True)) / 2
+            holdout = (self.holdout, held)
         with rundir.publishing(config.runs_dir, self.run_name) as staging:
             model_path = staging / "model.keras"
             exported.save(model_path)
-            _check_export(model_path, task, test_scores)
+            _check_export(model_path, task, plain_test_scores)
             throughput = measure_images_per_second(exported, task.frames["test"], task.image_size)
             info = self._info(best, records, exported, throughput)
             metrics = write_results(staging, info=info, val_frame=task.frames["val"], val_scores=val_scores,
@@ -407,7 +417,7 @@ class ModelSearch:
             "manifest_sha256": manifest_sha256(config.manifest),
             "data_is_synthetic": bool(task.frames["train"]["source"].eq("demo").all()),
             "mixed_precision": bool(self.mixed_precision), "xla": bool(task.xla),
-            "trunk_cache": isinstance(task, TrunkTask),
+            "trunk_cache": isinstance(task, TrunkTask), "tta_flip": bool(config.tta_flip),
         }
         counts = task.cache_counts()
         if counts is not None:
@@ -562,11 +572,15 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def score_frame(model: keras.Model, frame: pd.DataFrame, image_size: int, batch_size: int) -> np.ndarray:
-    """P(fake) of every row of `frame` from a raw-image model, through the evaluation pipeline (no augmentation)."""
+def score_frame(model: keras.Model, frame: pd.DataFrame, image_size: int, batch_size: int,
+                flip: bool = False) -> np.ndarray:
+    """P(fake) of every row of `frame` from a raw-image model, through the evaluation pipeline (no augmentation);
+    `flip=True` scores each image's left-right mirror instead."""
     # make_dataset reads one split; held-out rows come from every split, so they are relabelled in a copy.
     rows = frame.reset_index(drop=True).assign(split="test")
     data = make_dataset(rows, "test", image_size, batch_size=batch_size, shuffle=False)
+    if flip:
+        data = data.map(lambda images, labels: (images[:, :, ::-1, :], labels))
     return np.asarray(model.predict(data, verbose=0), dtype=np.float32).reshape(-1)
 
 

@@ -292,3 +292,23 @@ def test_robustness_rows_are_the_runs_own_split(tmp_path):
     assert run_rows(plain, frame) is frame
     crossed = Run("m-holdout-b", tmp_path, 0.5, 32, {"holdout_sources": ["b"], "train_sources": ["a"], "seed": 0})
     assert set(run_rows(crossed, frame)["source"]) == {"a"}
+
+
+def test_a_run_tested_with_tta_flip_is_evaluated_with_it(runs, demo):
+    import keras
+
+    from deepfake_zoo.datasets.images import load_for_model
+
+    metrics_path = runs / "tiny_a" / "metrics.json"
+    saved = json.loads(metrics_path.read_text())
+    metrics_path.write_text(json.dumps({**saved, "tta_flip": True}))
+    result = evaluate_folder(demo, name="flipped", model="tiny_a", runs=runs)["tiny_a"]
+    assert result["tta_flip"] is True
+    pred = pd.read_csv(runs / "tiny_a" / "external" / "flipped" / "predictions.csv")
+    model = keras.saving.load_model(runs / "tiny_a" / "model.keras", compile=False)
+    images = np.stack([load_for_model(p, saved["image_size"]) for p in pred["path"]])
+    both = (model.predict(images, verbose=0)[:, 0] + model.predict(images[:, :, ::-1, :], verbose=0)[:, 0]) / 2
+    temperature = (saved.get("calibration") or {}).get("temperature")
+    expected = apply_temperature(both, temperature) if temperature else both
+    np.testing.assert_allclose(pred["prob_fake"], expected, atol=1e-5)
+    assert not np.allclose(both, model.predict(images, verbose=0)[:, 0], atol=1e-5)

@@ -76,3 +76,28 @@ def test_dry_run_estimates_without_creating_a_study(config_for):
     assert run_model_search("tiny_search_finetune", config, log=lines.append) is None
     assert "estimated" in lines[0]
     assert not (config.runs_dir / "optuna.db").exists()
+
+
+def test_tta_flip_scores_val_and_test_as_the_mean_over_each_image_and_its_mirror(config_for):
+    from deepfake_zoo.predict.models import read_run
+    from deepfake_zoo.predict.scoring import Predictor
+
+    config = config_for(model="tiny_search_frozen", trials=1, epochs=1, tta_flip=True)
+    metrics = run_model_search("tiny_search_frozen", config, log=lambda _: None)
+    run = config.runs_dir / "tiny_search_frozen"
+    saved = json.loads((run / "metrics.json").read_text())
+    assert metrics["tta_flip"] is True and saved["tta_flip"] is True
+    model = keras.saving.load_model(run / "model.keras")
+    for name in ("val_predictions.csv", "predictions.csv"):
+        pred = pd.read_csv(run / name)
+        raw = pred["prob_fake_raw"] if "prob_fake_raw" in pred else pred["prob_fake"]
+        images = np.stack([load_for_model(p, saved["image_size"]) for p in pred["path"][:6]])
+        plain = model.predict(images, verbose=0).reshape(-1)
+        mirrored = model.predict(images[:, :, ::-1, :], verbose=0).reshape(-1)
+        assert not np.allclose(plain, mirrored, atol=1e-4)  # the mirror is a different input to this model
+        np.testing.assert_allclose(raw[:6], (plain + mirrored) / 2, atol=2e-3)
+    # The run is scored the same way wherever it is used later.
+    assert read_run(run).tta_flip is True and Predictor(read_run(run)).flip is True
+    plain_config = config_for(model="tiny_search_frozen", trials=1, epochs=1, runs=str(config.runs_dir / "plain"))
+    run_model_search("tiny_search_frozen", plain_config, log=lambda _: None)
+    assert read_run(plain_config.runs_dir / "tiny_search_frozen").tta_flip is False
