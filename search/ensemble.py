@@ -151,7 +151,7 @@ def build_model(members: list[Member], image_size: int):
     import keras
 
     import deepfake_zoo.zoo  # noqa: F401  (registers the members' custom layers and TemperatureScaling)
-    from deepfake_zoo.zoo.layers import TemperatureScaling
+    from deepfake_zoo.zoo.layers import HorizontalMirror, TemperatureScaling
 
     inputs = keras.Input((image_size, image_size, 3), name="image")
     outputs = []
@@ -164,6 +164,11 @@ def build_model(members: list[Member], image_size: int):
         # Members saved by different searches often share a name ("functional"); a model's layers must not.
         model.name = f"member_{i}_{member.name}"
         prob = keras.layers.Reshape((1,), name=f"member_{i}_prob")(model(inputs))
+        if member.metrics.get("tta_flip") is True:
+            # Its prediction files hold the mean over each image and its mirror (search --tta-flip): so does this.
+            mirrored = keras.layers.Reshape((1,), name=f"member_{i}_mirror_prob")(
+                model(HorizontalMirror(name=f"member_{i}_mirror")(inputs)))
+            prob = keras.layers.Average(name=f"member_{i}_flip_mean")([prob, mirrored])
         if member.temperature is not None:
             prob = TemperatureScaling(member.temperature, name=f"member_{i}_calibration")(prob)
         outputs.append(prob)

@@ -1,5 +1,5 @@
-"""Small registered Keras layers saved models need beyond the backbones: an ensemble's member calibration, and the
-head's choice of leading features when a search switches a spectral branch off.
+"""Small registered Keras layers saved models need beyond the backbones: an ensemble's member calibration and
+mirrored inputs, and the head's choice of leading features when a search switches a spectral branch off.
 
 Registered under the `deepfake_zoo` package on import, and `deepfake_zoo.zoo` imports this module, so a saved model
 using them reloads with `keras.saving.load_model` once the zoo is imported, as predict does.
@@ -59,3 +59,18 @@ class LeadingFeatures(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "count": self.count}
+
+
+@keras.saving.register_keras_serializable(package="deepfake_zoo")
+class HorizontalMirror(keras.layers.Layer):
+    """Images (batch, h, w, c) -> the same images mirrored left to right, always (not a random augmentation).
+
+    An ensemble member tested with --tta-flip had its threshold chosen on the mean over each image and its mirror;
+    inside the ensemble it is fed both, so the saved ensemble reproduces the scores it was built from.
+    """
+
+    def call(self, inputs):
+        return ops.flip(inputs, axis=-2)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

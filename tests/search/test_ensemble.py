@@ -192,3 +192,21 @@ def test_ensemble_of_two_searched_runs_reproduces_its_scores_from_images(config_
     model = keras.saving.load_model(runs / "ens" / "model.keras")
     images = np.stack([load_for_model(p, metrics["image_size"]) for p in pred["path"][:6]])
     assert model.predict(images, verbose=0).reshape(-1) == pytest.approx(pred["prob_fake"][:6], abs=2e-3)
+
+
+def test_a_member_tested_with_tta_flip_is_fed_the_image_and_its_mirror(tmp_path):
+    from deepfake_zoo.predict.models import load_model, read_run
+
+    runs = tmp_path / "runs"
+    write_member(runs, "flipped", val_auc=0.9, test_auc=0.8, temperature=2.0, seed=1, tta_flip=True)
+    write_member(runs, "plain", val_auc=0.8, test_auc=0.8, temperature=None, seed=2)
+    build_ensemble(runs, top_k=2, name="ens")
+    images = np.random.default_rng(0).uniform(0, 255, (5, SIZE, SIZE, 3)).astype("float32")
+    flipped = keras.saving.load_model(runs / "flipped" / "model.keras")
+    both = (flipped.predict(images, verbose=0)[:, 0] + flipped.predict(images[:, :, ::-1, :], verbose=0)[:, 0]) / 2
+    plain = keras.saving.load_model(runs / "plain" / "model.keras").predict(images, verbose=0)[:, 0]
+    expected = (apply_temperature(both, 2.0) + plain) / 2
+    out = load_model(read_run(runs / "ens")).predict(images, verbose=0)[:, 0]
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    single = (apply_temperature(flipped.predict(images, verbose=0)[:, 0], 2.0) + plain) / 2
+    assert not np.allclose(out, single, atol=1e-4)
