@@ -51,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--tta-flip", action="store_true", help="score the final validation, test and held-out images as the mean "
         "over each image and its mirror (threshold and temperature chosen on those scores); recorded in "
         "metrics.json, and predict, serve and evaluate then do the same with this run")
+    add("--fix", action="append", metavar="NAME=VALUE", help="pin one hyperparameter of the search space for every "
+        "trial (repeatable; e.g. --fix spectral=true --fix augment=flip); the others are searched")
     add("--dry-run", action="store_true", help="only print the estimated duration")
     add("--keep-going", action="store_true", help="with several models, skip one whose weights are unavailable")
 

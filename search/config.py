@@ -61,6 +61,8 @@ class SearchConfig(BaseModel):
     trunk_cache: StrictBool = False
     # The final val/test (and held-out) scores average each image with its mirror; trials are not affected.
     tta_flip: StrictBool = False
+    # Hyperparameters pinned to one value for every trial ({"spectral": True}): the rest is searched as usual.
+    fix: Optional[dict[StrictStr, Any]] = None
     dry_run: StrictBool = False
     keep_going: StrictBool = False
 
@@ -70,6 +72,20 @@ class SearchConfig(BaseModel):
         # The CLI's `--train-sources a,b` and YAML's `train_sources: a,b` mean a list, never the letters of a string.
         if isinstance(value, str):
             return [s.strip() for s in value.split(",") if s.strip()]
+        return value
+
+    @field_validator("fix", mode="before")
+    @classmethod
+    def _fix_pairs(cls, value):
+        # The CLI's repeated `--fix name=value` arrives as a list of strings; YAML reads each value's type.
+        if isinstance(value, (list, tuple)):
+            pairs = {}
+            for item in value:
+                name, sep, text = str(item).partition("=")
+                if not sep or not name.strip():
+                    raise ValueError(f"--fix takes name=value, got {item!r}")
+                pairs[name.strip()] = yaml.safe_load(text) if text.strip() else None
+            return pairs
         return value
 
     @field_validator("timeout", mode="before")
@@ -140,6 +156,7 @@ ALLOWED = {
     "xla": "true or false",
     "trunk_cache": "true or false",
     "tta_flip": "true or false",
+    "fix": "a mapping of hyperparameter names to values (CLI: --fix name=value, repeatable)",
     "dry_run": "true or false",
     "keep_going": "true or false",
 }

@@ -31,7 +31,7 @@ class ZooTuner(kt.Tuner):
     def run_trial(self, trial, *args, **kwargs):
         search, config = self.model_search, self.model_search.config
         started = time.perf_counter()
-        hp = kerastuner_values(trial.hyperparameters, search.task.search_space)
+        hp = kerastuner_values(trial.hyperparameters, search.space)
         epochs = int(trial.hyperparameters.values.get("tuner/epochs", config.epochs))
         zoo.reset_session(config.seed + len(self.oracle.trials))
         fitted = search.task.fit(hp, epochs, config.patience)
@@ -64,7 +64,7 @@ def run_model_search(name: str, config: SearchConfig, log: Log = print) -> dict 
 def _run(search: ModelSearch) -> dict:
     config = search.config
     space = kt.HyperParameters()
-    kerastuner_values(space, search.task.search_space)  # declared up front, so Hyperband samples every parameter
+    kerastuner_values(space, search.space)  # declared up front, so Hyperband samples every parameter
     oracle = kt.oracles.HyperbandOracle(objective=kt.Objective("val_roc_auc", "max"), max_epochs=config.epochs,
                                         factor=3, seed=config.seed, hyperparameters=space,
                                         max_consecutive_failed_trials=3)

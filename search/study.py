@@ -50,9 +50,9 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 # Trial attributes that must match for a rerun to join an existing study instead of mixing incomparable trials.
 STUDY_KEYS = ("image_size", "weights", "epochs", "manifest_sha256", "limit", "train_sources",
-              "holdout_sources", "trunk_cache", "mixed_precision")
+              "holdout_sources", "trunk_cache", "mixed_precision", "fix")
 # What a study made before a key existed ran with: its default, so an older study is still joined.
-STUDY_DEFAULTS = {"trunk_cache": False, "mixed_precision": False}
+STUDY_DEFAULTS = {"trunk_cache": False, "mixed_precision": False, "fix": None}
 SETTINGS_ATTR = "settings"
 WORKER_ATTR = "worker"
 SAMPLER_SEED_ATTR = "sampler_seed"
@@ -265,7 +265,15 @@ class ModelSearch:
                 "manifest_sha256": manifest_sha256(config.manifest), "limit": config.limit,
                 "train_sources": sorted(config.train_sources) if config.train_sources else None,
                 "holdout_sources": sorted(config.holdout_sources) if config.holdout_sources else None,
-                "trunk_cache": bool(config.trunk_cache), "mixed_precision": bool(config.mixed_precision)}
+                "trunk_cache": bool(config.trunk_cache), "mixed_precision": bool(config.mixed_precision),
+                "fix": dict(sorted(config.fix.items())) if config.fix else None}
+
+    @property
+    def space(self) -> dict:
+        """What a trial samples: the task's search space with `fix`'s parameters pinned."""
+        from deepfake_zoo.search.space import fixed_space
+
+        return fixed_space(self.task.search_space, self.config.fix)
 
     def checkpoint(self, key: str) -> Path:
         return self.work_dir / "checkpoints" / f"{key}.keras"
@@ -312,6 +320,7 @@ class ModelSearch:
             audit_holdout(frame[frame["split"].isin(("train", "val"))], self.holdout)
         zoo.reset_session(config.seed)
         self.task = task = make_task(self.entry, frame, self.image_size, self.weights, config)
+        self.space  # noqa: B018  (a --fix outside this model's space fails here, before any cache is built)
         estimate = estimate_seconds(task, config)
         self.log(f"[{self.name}] {label or self.engine}: {len(task.frames['train'])} train / {len(task.frames['val'])} val / "
                  f"{len(task.frames['test'])} test images"
@@ -465,7 +474,7 @@ class OptunaSearch:
         search, config = self.search, self.config
         trial.set_user_attr(WORKER_ATTR, this_worker())
         trial.set_user_attr(SAMPLER_SEED_ATTR, trial_seed(config.seed, trial.number))
-        hp = suggest(trial, search.task.search_space)
+        hp = suggest(trial, search.space)
         zoo.reset_session(config.seed + trial.number)  # isolated: the last trial's graphs freed, seeds set afresh
 
         def report(epoch: int, value: float) -> None:
