@@ -53,7 +53,7 @@ def test_summary_table_reports_the_trunk_rows_against_both_targets():
     lines = summary_table({"trunk_speedup": trunk, "study_trunk": study}).splitlines()
     assert len(lines) == 2 + 3
     # Fast enough but the AUC moved by more than 0.01: the row is not met.
-    assert "40 s vs 300 s = 7.5x" in lines[2] and "(-0.014)" in lines[2] and lines[2].endswith("| **no** |")
+    assert "40 s vs 300 s = 7.5x" in lines[2] and "(-0.0140)" in lines[2] and lines[2].endswith("| **no** |")
     assert "20-trial MobileNetV2 cached-trunk fine-tune study on all the real data" in lines[3]
     assert "50.0 min" in lines[3] and "<= 60 min" in lines[3] and lines[3].endswith("| yes |")
     assert "trial 20 (cold trunk study)" in lines[4] and lines[4].endswith("| yes |")
@@ -114,3 +114,10 @@ def test_results_name_no_path_of_the_machine(demo_manifest):
     committed = Path(__file__).resolve().parents[2] / "bench" / "results.json"
     strings = re.findall(r'"((?:[^"\\]|\\.)*)"', committed.read_text())
     assert [s for s in strings if s.startswith("/") or re.match(r"[A-Za-z]:\\", s)] == []
+
+
+def test_qualities_and_speedups_are_cut_down_never_rounded_up():
+    from deepfake_zoo.search.bench import down
+
+    assert down(0.83977, 3) == "0.839" and down(5.908, 1) == "5.9" and down(0.7995, 2) == "0.79"
+    assert down(0.75, 2) == "0.75" and down(121.9, 0) == "121"
