@@ -26,6 +26,12 @@ from deepfake_zoo.atomic import atomic_path
 from deepfake_zoo.progress import track
 
 SOURCE_SUFFIX = "+sbi"
+
+
+def original_source(sources: pd.Series) -> pd.Series:
+    """Each row's source with a self-blend's `+sbi` taken off: blends are made from their source's faces and go
+    where that source goes (held out with it, trained on with it)."""
+    return sources.astype(str).str.removesuffix(SOURCE_SUFFIX)
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 MIN_FACE_CONFIDENCE = 0.9
 # How far the mask may reach beyond the nearest landmark, in face scales (`face_scale`), including the brow and chin extension,

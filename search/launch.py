@@ -42,9 +42,9 @@ def _engine(config: SearchConfig) -> Callable:
 def loso_sources(frame) -> list[str]:
     """The sources a leave-one-source-out run holds out in turn: self-blended fakes (`<source>+sbi`) belong to their
     source and are held out with it, never on their own."""
-    from deepfake_zoo.datasets.self_blend import SOURCE_SUFFIX
+    from deepfake_zoo.datasets.self_blend import original_source
 
-    return sorted(set(frame["source"].astype(str).str.removesuffix(SOURCE_SUFFIX)))
+    return sorted(set(original_source(frame["source"])))
 
 
 def leave_one_source_out(config: SearchConfig, log: Log = print) -> dict[str, dict | None]:

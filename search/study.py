@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from deepfake_zoo import zoo
 from deepfake_zoo.datasets.audit import audit_holdout
-from deepfake_zoo.datasets.self_blend import SOURCE_SUFFIX
+from deepfake_zoo.datasets.self_blend import original_source
 from deepfake_zoo.datasets.manifest import load_manifest, manifest_sha256
 from deepfake_zoo.datasets.pipeline import make_dataset
 from deepfake_zoo.search import rundir
@@ -38,7 +38,7 @@ from deepfake_zoo.search.config import SearchConfig
 from deepfake_zoo.search.estimate import estimate_seconds, format_duration
 from deepfake_zoo.search.results import TrialRecord, write_results
 from deepfake_zoo.search.storage import open_storage, safe_url
-from deepfake_zoo.search.space import suggest
+from deepfake_zoo.search.space import fixed_space, suggest
 from deepfake_zoo.search.training import Task, TrunkTask, first_images, make_task, measure_images_per_second
 
 Log = Callable[[str], None]
@@ -84,7 +84,7 @@ def check_holdout(frame: pd.DataFrame, holdout_sources: list[str] | None) -> Non
     """Raise, naming the sources present, when a held-out source is not in the manifest or none would be left."""
     if not holdout_sources:
         return
-    known = sorted(set(frame["source"].astype(str).str.removesuffix(SOURCE_SUFFIX)))
+    known = sorted(set(original_source(frame["source"])))
     missing = sorted(set(holdout_sources) - set(known))
     if missing:
         raise ValueError(f"holdout_sources {missing} not in the manifest; sources present: {known}")
@@ -106,17 +106,16 @@ def select_rows(frame: pd.DataFrame, config: SearchConfig) -> pd.DataFrame:
     if config.holdout_sources:
         check_holdout(frame, config.holdout_sources)
         # Self-blended fakes made from a held-out source's faces (`<source>+sbi`) are that source's images too.
-        held = frame["source"].astype(str).str.removesuffix(SOURCE_SUFFIX).isin(config.holdout_sources)
+        held = original_source(frame["source"]).isin(config.holdout_sources)
         # A byte-identical copy of a held-out image under another source would smuggle it into training: drop it.
         copies = frame["sha256"].isin(set(frame.loc[held, "sha256"])) | frame["group"].isin(set(frame.loc[held, "group"]))
         frame = frame[~held & ~copies]
     if config.train_sources:
-        known = set(frame["source"].astype(str).str.removesuffix(SOURCE_SUFFIX))
+        known = set(original_source(frame["source"]))
         missing = sorted(set(config.train_sources) - known)
         if missing:
             raise ValueError(f"train_sources {missing} not in the manifest; sources present: {sorted(known)}")
-        keep = frame["split"].eq("test") | frame["source"].astype(str).str.removesuffix(SOURCE_SUFFIX).isin(
-            config.train_sources)
+        keep = frame["split"].eq("test") | original_source(frame["source"]).isin(config.train_sources)
         frame = frame[keep]
     if config.limit:
         parts = []
@@ -253,6 +252,8 @@ class ModelSearch:
         # Resolved now, so missing weights raise WeightsUnavailableError before any work.
         self.weights = self.entry.resolve_weights(config.weights, self.image_size)
         self.task: Task | None = None
+        # What a trial samples (set by prepare): the task's search space with `fix`'s parameters pinned.
+        self.space: dict = {}
         self.holdout: pd.DataFrame | None = None
         self.started = time.perf_counter()
         self.mixed_precision = False
@@ -267,13 +268,6 @@ class ModelSearch:
                 "holdout_sources": sorted(config.holdout_sources) if config.holdout_sources else None,
                 "trunk_cache": bool(config.trunk_cache), "mixed_precision": bool(config.mixed_precision),
                 "fix": dict(sorted(config.fix.items())) if config.fix else None}
-
-    @property
-    def space(self) -> dict:
-        """What a trial samples: the task's search space with `fix`'s parameters pinned."""
-        from deepfake_zoo.search.space import fixed_space
-
-        return fixed_space(self.task.search_space, self.config.fix)
 
     def checkpoint(self, key: str) -> Path:
         return self.work_dir / "checkpoints" / f"{key}.keras"
@@ -320,7 +314,8 @@ class ModelSearch:
             audit_holdout(frame[frame["split"].isin(("train", "val"))], self.holdout)
         zoo.reset_session(config.seed)
         self.task = task = make_task(self.entry, frame, self.image_size, self.weights, config)
-        self.space  # noqa: B018  (a --fix outside this model's space fails here, before any cache is built)
+        # A --fix outside this model's space fails here, before any cache is built.
+        self.space = fixed_space(task.search_space, config.fix)
         estimate = estimate_seconds(task, config)
         self.log(f"[{self.name}] {label or self.engine}: {len(task.frames['train'])} train / {len(task.frames['val'])} val / "
                  f"{len(task.frames['test'])} test images"
@@ -347,23 +342,22 @@ class ModelSearch:
             self.log(f"[{entry.name}] best trial {best.number} ran on another worker: retraining its configuration")
             fitted = task.fit(hp, config.epochs, config.patience)
             model, history = fitted.model, fitted.history
-        val_scores = task.predict(model, "val")
-        test_scores = task.predict(model, "test")
         exported = task.export(model)
-        plain_test_scores = test_scores
-        if config.tta_flip:
+
+        def final(scores: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+            if not config.tta_flip:
+                return scores
             # Mirrors come from the exported model on images: a cache holds no deterministic mirror of each image.
-            val_scores = (val_scores + score_frame(exported, task.frames["val"], task.image_size, config.batch_size,
-                                                   flip=True)) / 2
-            test_scores = (test_scores + score_frame(exported, task.frames["test"], task.image_size,
-                                                     config.batch_size, flip=True)) / 2
+            return (scores + score_frame(exported, frame, task.image_size, config.batch_size, flip=True)) / 2
+
+        plain_test_scores = task.predict(model, "test")
+        val_scores = final(task.predict(model, "val"), task.frames["val"])
+        test_scores = final(plain_test_scores, task.frames["test"])
         holdout = None
         if self.holdout is not None:
             # Scored once, after selection, by the exported model (raw images in), as any unseen folder would be.
-            held = score_frame(exported, self.holdout, task.image_size, config.batch_size)
-            if config.tta_flip:
-                held = (held + score_frame(exported, self.holdout, task.image_size, config.batch_size, flip=True)) / 2
-            holdout = (self.holdout, held)
+            holdout = (self.holdout, final(score_frame(exported, self.holdout, task.image_size, config.batch_size),
+                                           self.holdout))
         with rundir.publishing(config.runs_dir, self.run_name) as staging:
             model_path = staging / "model.keras"
             exported.save(model_path)
