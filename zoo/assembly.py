@@ -70,10 +70,10 @@ def extractor_on(entry, backbone, size: int, resolved: str, trainable_blocks: in
     pretrained_mode = entry.frozen or entry.block_pattern is not None or trainable_blocks == 0
     x = backbone(x, training=False) if pretrained_mode else backbone(x)
     if isinstance(x, (list, tuple)):
-        pooled = [keras.layers.GlobalAveragePooling2D(name=f"pool_{i}")(t) for i, t in enumerate(x)]
+        pooled = [pool_map(entry, t, f"pool_{i}") for i, t in enumerate(x)]
         x = keras.layers.Concatenate(name="pool")(pooled)
     elif len(x.shape) == 4:
-        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+        x = pool_map(entry, x, "pool")
     if entry.spectral_bins:
         from deepfake_zoo.zoo.spectral import SpectralProfile
 
@@ -84,6 +84,23 @@ def extractor_on(entry, backbone, size: int, resolved: str, trainable_blocks: in
     extractor = keras.Model(inputs, x, name="features")
     extractor.zoo_weights = resolved
     return extractor
+
+
+def pool_map(entry, tensor, name: str):
+    """A feature map (batch, h, w, c) -> one vector per image, as the entry's `pooling` says: the channel means
+    ("mean"), or the means then the standard deviations ("mean_std")."""
+    import keras
+
+    if entry.pooling == "mean_std":
+        from deepfake_zoo.zoo.layers import MeanStdPooling
+
+        return MeanStdPooling(name=name)(tensor)
+    return keras.layers.GlobalAveragePooling2D(name=name)(tensor)
+
+
+def pooled_width(entry, channels: int) -> int:
+    """How many values `pool_map` makes of a map with `channels` channels."""
+    return 2 * channels if entry.pooling == "mean_std" else channels
 
 
 def build_head(entry, feature_dim: int, hp: dict[str, Any] | None = None):
@@ -274,7 +291,7 @@ def build_trunk(entry, image_size: int | None, weights: str | None, k: int):
     parts = split.lower(x, training=False)
     parts = parts if isinstance(parts, (list, tuple)) else [parts]
     pieces = [keras.layers.Flatten(name="cut_map")(parts[0])]
-    pieces += [keras.layers.GlobalAveragePooling2D(name=f"lower_pool_{i}")(t) for i, t in enumerate(parts[1:])]
+    pieces += [pool_map(entry, t, f"lower_pool_{i}") for i, t in enumerate(parts[1:])]
     vector = keras.layers.Concatenate(name="trunk")(pieces) if len(pieces) > 1 else pieces[0]
     trunk = keras.Model(inputs, vector, name="trunk")
     trunk.zoo_weights = resolved
@@ -295,7 +312,7 @@ def build_upper_model(entry, split: TrunkSplit, hp: dict[str, Any] | None = None
     cut_width = 1
     for dim in cut_shape:
         cut_width *= int(dim)
-    lower_widths = [int(t.shape[-1]) for t in split.lower.outputs[1:]]
+    lower_widths = [pooled_width(entry, int(t.shape[-1])) for t in split.lower.outputs[1:]]
     inputs = keras.Input((cut_width + sum(lower_widths),), name="trunk_in")
     x = keras.layers.Reshape(cut_shape, name="cut_map")(inputs[:, :cut_width])
     upper_outs = split.upper(x, training=False)
@@ -309,7 +326,7 @@ def build_upper_model(entry, split: TrunkSplit, hp: dict[str, Any] | None = None
         if part == "lower":
             pooled.append(lower_vectors[index])
         else:
-            pooled.append(keras.layers.GlobalAveragePooling2D(name=f"upper_pool_{i}")(upper_outs[index]))
+            pooled.append(pool_map(entry, upper_outs[index], f"upper_pool_{i}"))
     features = keras.layers.Concatenate(name="pool")(pooled) if len(pooled) > 1 else pooled[0]
     head = build_head(entry, features.shape[-1], hp)
     # The name carries k, so a trial model reloaded from a checkpoint still says which cached maps it reads.

@@ -29,6 +29,9 @@ Builder = Callable[[int, "Path | None"], Any]
 
 # Keras publishes the ImageNet weights of a backbone without its classifier as <...>notop.h5 or <...>no_top<...>.h5;
 # the zoo builds every backbone without its top, so only such a file fits it.
+# How a feature map becomes a vector: channel means, or the means then the standard deviations (zoo.layers).
+POOLINGS = ("mean", "mean_std")
+
 WEIGHTS_FILE_PATTERN = re.compile(r"^[\w.\-]*no_?top[\w.\-]*\.h5$")
 
 
@@ -66,6 +69,7 @@ class ModelEntry:
     feature_layers: tuple[str, ...] = ()
     trunk_cuts: tuple[int, ...] = ()
     spectral_bins: int = 0
+    pooling: str = "mean"
     doc: str = ""
     _counts: tuple[int, int] | None = field(default=None, init=False, repr=False)
 
@@ -74,6 +78,8 @@ class ModelEntry:
         self._check_preprocessing()
         self._check_weights()
         self._check_blocks()
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling {self.pooling!r} of {self.name} is not one of {', '.join(POOLINGS)}")
 
     def _check_name(self) -> None:
         # The suffix is how a user picks a training mode (`*_frozen`), so it must say the truth about the entry.
@@ -227,7 +233,8 @@ class Registry:
                        search_space: dict[str, Param] | None = None, weights_file: str | None = None,
                        weights_url: str | None = None, block_pattern: str | None = None, blocks: int | None = None,
                        unfreeze_max: int = 4, feature_layers: tuple[str, ...] = (),
-                       trunk_cuts: tuple[int, ...] = (), spectral_bins: int = 0, doc: str | None = None,
+                       trunk_cuts: tuple[int, ...] = (), spectral_bins: int = 0, pooling: str = "mean",
+                       doc: str | None = None,
                        force: bool = False) -> Callable[[Builder], Builder]:
         """Register a backbone builder under `name`; decorators stack, so one builder can serve several variants.
 
@@ -239,7 +246,8 @@ class Registry:
         fine-tune its last blocks. Without `search_space` the entry gets `standard_space(frozen, unfreeze_max if
         fine-tuned)`. `feature_layers` names backbone layers whose globally pooled outputs join the last one in the
         feature vector (multi-level features). `trunk_cuts` (at most two) are the numbers k of last blocks a
-        cached-trunk fine-tune may train (default (1, 2)). `spectral_bins` > 0 joins a frequency branch to the features:
+        cached-trunk fine-tune may train (default (1, 2)). `pooling` is how each map becomes a vector: "mean" (global
+        average) or "mean_std" (the channel means, then their standard deviations over the map). `spectral_bins` > 0 joins a frequency branch to the features:
         the azimuthally averaged log power spectrum of the raw face (`zoo.spectral.SpectralProfile`). Names end in `_frozen` exactly for frozen entries and in
         `_finetune` for fine-tuned ones. Raises ValueError for a declaration that breaks these rules, and for a taken
         name unless `force`.
@@ -264,7 +272,7 @@ class Registry:
                 default_weights=default_weights, tags=tuple(tags), search_space=dict(space),
                 weights_file=weights_file, weights_url=weights_url, block_pattern=block_pattern, blocks=blocks,
                 feature_layers=tuple(feature_layers), trunk_cuts=tuple(trunk_cuts), spectral_bins=int(spectral_bins),
-                doc=summary)
+                pooling=pooling, doc=summary)
             return builder
 
         return decorator

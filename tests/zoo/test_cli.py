@@ -23,9 +23,11 @@ def test_list_prints_counts_that_match_a_real_build(capsys):
     assert mobilenet[1:3] == ["mobilenet", "224"] and mobilenet[5] == "frozen" and mobilenet[6] == "imagenet"
     total, trainable = zoo.get_model("mobilenet_v2_frozen").count_params()
     assert mobilenet[3:5] == [f"{total:,}", f"{trainable:,}"]
-    # Only the head trains: BatchNorm's scale and offset over the 2192 multi-level features (144 + 192 + 576 +
-    # 1280), Dense(128) on them, and the sigmoid unit.
-    assert trainable == 2 * 2192 + 2192 * 128 + 128 + 128 + 1
+    # Only the head trains: BatchNorm's scale and offset over the multi-level features (the expansions of blocks 3
+    # to 14 and the last 1280 channels, each pooled to its mean and spread), Dense(128) on them, and the sigmoid unit.
+    width = 2 * (144 + 3 * 192 + 4 * 384 + 3 * 576 + 960 + 1280)
+    assert width == 12448
+    assert trainable == 2 * width + width * 128 + 128 + 128 + 1
 
 
 def test_list_json_by_family_without_counting(capsys):

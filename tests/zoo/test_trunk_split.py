@@ -52,8 +52,10 @@ def test_split_composes_to_the_unsplit_backbone(k, feature_layers):
     assert split.cut_layer == groups[-k][0].name
 
 
-def test_trunk_then_upper_model_equals_the_full_model():
-    entry = _entry(feature_layers=("block_3_expand_relu",))
+@pytest.mark.parametrize("pooling", ["mean", "mean_std"])
+def test_trunk_then_upper_model_equals_the_full_model(pooling):
+    # One feature layer below the cut (pooled into the cache) and one above it (pooled while training).
+    entry = _entry(feature_layers=("block_3_expand_relu", "block_16_expand_relu"), pooling=pooling)
     hp = entry.hparams({"head_units": 8})
     trunk, _ = entry.build_trunk(2, image_size=32, weights="none")
     _, split = entry.build_trunk(2, image_size=32, weights="none")
@@ -64,6 +66,9 @@ def test_trunk_then_upper_model_equals_the_full_model():
     exported = assembly.export_trunk_model(entry, split, upper.get_layer("head"), 32, "none")
     on_images = keras.ops.convert_to_numpy(exported(images, training=False))
     np.testing.assert_allclose(on_images, on_cache, atol=2e-3)
+    # alpha 0.35: the two expansions have 8 x 6 and 56 x 6 channels; the last layer keeps 1280.
+    widths = {"mean": 48 + 336 + 1280, "mean_std": 2 * (48 + 336 + 1280)}
+    assert upper.get_layer("head").input.shape[-1] == widths[pooling]
     # Only the last two blocks and the head train, BatchNorm excluded, as fine-tuning on images does.
     trained = {v.path.split("/")[-2] for v in upper.trainable_variables}
     assert any(name.startswith("block_16_") for name in trained) and "Conv_1" in trained
