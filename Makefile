@@ -13,6 +13,7 @@ TRIALS     ?=
 TIMEOUT    ?=
 EPOCHS     ?=
 IMAGE_SIZE ?=
+COMPARE_SIZES ?=
 STORAGE    ?=
 SEED       ?=
 ENGINE     ?=
@@ -24,7 +25,8 @@ PYTEST_ARGS ?=
 
 opt = $(if $(strip $(2)),$(1) $(2))
 SEARCH_OPTS = $(call opt,--data,$(DATA)) $(call opt,--trials,$(TRIALS)) $(call opt,--timeout,$(TIMEOUT)) \
-  $(call opt,--epochs,$(EPOCHS)) $(call opt,--image-size,$(IMAGE_SIZE)) $(call opt,--storage,$(STORAGE)) \
+  $(call opt,--epochs,$(EPOCHS)) $(call opt,--image-size,$(IMAGE_SIZE)) $(call opt,--compare-sizes,$(COMPARE_SIZES)) \
+  $(call opt,--storage,$(STORAGE)) \
   $(call opt,--seed,$(SEED)) $(call opt,--engine,$(ENGINE)) $(call opt,--weights,$(WEIGHTS)) \
   $(call opt,--config,$(CONFIG)) --manifest $(MANIFEST)
 

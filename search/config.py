@@ -36,6 +36,10 @@ class SearchConfig(BaseModel):
     timeout: Optional[StrictFloat] = Field(None, gt=0)
     epochs: StrictInt = Field(8, ge=1)
     image_size: Optional[StrictInt] = Field(None, ge=16)
+    # One study per size, each in runs/<model>-<size>px/, then a table of them; the size is chosen on validation.
+    compare_sizes: Optional[list[StrictInt]] = None
+    # Appended to each run folder's (and default study's) name, so variants of one model sit side by side.
+    run_suffix: Optional[StrictStr] = Field(None, pattern=r"^-[A-Za-z0-9._-]+$")
     batch_size: StrictInt = Field(32, ge=1)
     storage: Optional[StrictStr] = None
     seed: StrictInt = Field(0, ge=0)
@@ -74,6 +78,26 @@ class SearchConfig(BaseModel):
             return [s.strip() for s in value.split(",") if s.strip()]
         return value
 
+    @field_validator("compare_sizes", mode="before")
+    @classmethod
+    def _size_list(cls, value):
+        # `--compare-sizes 128,224` and YAML's `compare_sizes: 128,224` mean a list of whole numbers.
+        if isinstance(value, str):
+            try:
+                return [int(s) for s in value.split(",") if s.strip()]
+            except ValueError:
+                raise ValueError(f"compare_sizes takes whole numbers of pixels separated by commas, got {value!r}")
+        return value
+
+    @field_validator("compare_sizes")
+    @classmethod
+    def _sizes_to_compare(cls, value):
+        if value is None:
+            return value
+        if len(set(value)) < 2 or any(size < 16 for size in value):
+            raise ValueError(f"compare_sizes needs at least two different sizes of 16px or more, got {value}")
+        return sorted(set(value))
+
     @field_validator("fix", mode="before")
     @classmethod
     def _fix_pairs(cls, value):
@@ -104,6 +128,11 @@ class SearchConfig(BaseModel):
             raise ValueError("holdout_sources and leave_one_source_out both choose the held-out sources; pass one")
         if self.leave_one_source_out and self.train_sources:
             raise ValueError("leave_one_source_out trains on every source but the held-out one; drop train_sources")
+        if self.compare_sizes and self.image_size is not None:
+            raise ValueError("compare_sizes and image_size both set the input size; pass one")
+        if self.compare_sizes and self.leave_one_source_out:
+            raise ValueError("compare_sizes and leave_one_source_out each run several studies; run the "
+                             "leave-one-source-out search once per --image-size instead")
         both = sorted(set(self.holdout_sources or ()) & set(self.train_sources or ()))
         if both:
             raise ValueError(f"source(s) {both} are both in train_sources and holdout_sources; a held-out source "
@@ -138,6 +167,8 @@ ALLOWED = {
     "timeout": "a number of seconds above 0",
     "epochs": "a whole number, at least 1",
     "image_size": "a whole number of pixels, at least 16 (leave it out for the model's own)",
+    "compare_sizes": "two or more whole numbers of pixels, at least 16 each (CLI: --compare-sizes 128,224)",
+    "run_suffix": "text starting with '-', then letters, digits, '.', '_' or '-' (e.g. -224px)",
     "batch_size": "a whole number, at least 1",
     "seed": "a whole number, at least 0",
     "engine": f"one of {', '.join(ENGINES)}",

@@ -22,6 +22,8 @@ def launch(config: SearchConfig, log: Log = print) -> dict[str, dict | None]:
     ensure_manifest(config, log)
     if config.leave_one_source_out:
         return leave_one_source_out(config, log)
+    if config.compare_sizes:
+        return compare_sizes(config, log)
     if config.holdout_sources and not config.dry_run:
         from deepfake_zoo.datasets.manifest import load_manifest
         from deepfake_zoo.search.study import check_holdout
@@ -64,9 +66,49 @@ def leave_one_source_out(config: SearchConfig, log: Log = print) -> dict[str, di
         one = replace(config, leave_one_source_out=False, holdout_sources=[source],
                       study=f"{config.study}-holdout-{source}" if config.study else None)
         for model, metrics in _engine(one)(one, log=log).items():
-            results[run_name(model, [source])] = metrics
+            results[run_name(model, [source], config.run_suffix)] = metrics
     log(loso_table(results))
     return results
+
+
+def compare_sizes(config: SearchConfig, log: Log = print) -> dict[str, dict | None]:
+    """One search per size of `compare_sizes` (own study, cache and run folder `<model>-<size>px`), then the table of
+    them; returns {run folder name: metrics}. Every size is tested and reported; validation alone picks the best."""
+    from deepfake_zoo.search.config import replace
+    from deepfake_zoo.search.study import run_name
+
+    results: dict[str, dict | None] = {}
+    for size in config.compare_sizes:
+        log(f"compare sizes: {size}px ({config.compare_sizes.index(size) + 1} of {len(config.compare_sizes)})")
+        suffix = f"{config.run_suffix or ''}-{size}px"
+        one = replace(config, compare_sizes=None, image_size=size, run_suffix=suffix,
+                      study=f"{config.study}{suffix}" if config.study else None)
+        for model, metrics in _engine(one)(one, log=log).items():
+            results[run_name(model, config.holdout_sources, suffix)] = metrics
+    log(sizes_table(results))
+    return results
+
+
+def sizes_table(results: dict[str, dict | None]) -> str:
+    """Per model and size: validation ROC AUC (best trial), test ROC AUC and accuracy, minutes; the size with the best
+    validation ROC AUC is marked, never the best test one."""
+    def fmt(value) -> str:
+        return "   n/a" if value is None else f"{value:.4f}"
+
+    lines = ["", f"{'run':36s} {'size':>5s} {'val roc_auc':>11s} {'test roc_auc':>12s} {'test accuracy':>13s} "
+                 f"{'minutes':>7s}"]
+    by_model: dict[str, list[tuple[str, dict]]] = {}
+    for name, metrics in results.items():
+        if metrics:
+            by_model.setdefault(metrics["model"], []).append((name, metrics))
+    for model, runs in sorted(by_model.items()):
+        chosen = max(runs, key=lambda item: item[1].get("best_value") or float("-inf"))[0]
+        for name, metrics in sorted(runs, key=lambda item: item[1]["image_size"]):
+            mark = "  <- chosen on validation" if name == chosen and len(runs) > 1 else ""
+            lines.append(f"{name:36s} {metrics['image_size']:>5d} {fmt(metrics.get('best_value')):>11s} "
+                         f"{fmt(metrics.get('roc_auc')):>12s} {fmt(metrics.get('accuracy')):>13s} "
+                         f"{metrics.get('wall_time_s', 0) / 60:>7.1f}{mark}")
+    return "\n".join(lines)
 
 
 def loso_table(results: dict[str, dict | None]) -> str:

@@ -66,18 +66,20 @@ class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C during a search; the message says what was kept and how to resume."""
 
 
-def run_name(model: str, holdout_sources: list[str] | None) -> str:
+def run_name(model: str, holdout_sources: list[str] | None, suffix: str | None = None) -> str:
     """The results folder of a model: its name in-domain, `<model>-holdout-<a>+<b>` (sorted) with held-out sources,
-    so a cross-source run never replaces the in-domain one.
+    so a cross-source run never replaces the in-domain one; then `suffix` (`-224px` when sizes are compared).
 
     >>> run_name("cnn", ["b", "a"])
     'cnn-holdout-a+b'
+    >>> run_name("cnn", None, "-224px")
+    'cnn-224px'
     """
     if not holdout_sources:
-        return model
+        return model + (suffix or "")
     # Folder-safe: a source name is a folder name of the data, but anything outside [A-Za-z0-9._-] becomes "_".
     safe = [re.sub(r"[^A-Za-z0-9._-]", "_", s) for s in sorted(holdout_sources)]
-    return f"{model}-holdout-{'+'.join(safe)}"
+    return f"{model}-holdout-{'+'.join(safe)}{suffix or ''}"
 
 
 def check_holdout(frame: pd.DataFrame, holdout_sources: list[str] | None) -> None:
@@ -244,7 +246,7 @@ class ModelSearch:
         self.name, self.config, self.log, self.engine = name, config, log, engine
         self.entry = zoo.get_model(name)
         # The folder (and default study) name: the model's, or `<model>-holdout-<sources>` for a cross-source run.
-        self.run_name = run_name(name, config.holdout_sources)
+        self.run_name = run_name(name, config.holdout_sources, config.run_suffix)
         self.study_name = config.study or self.run_name
         self.run_dir = config.runs_dir / self.run_name
         self.work_dir = rundir.study_dir(config.runs_dir, self.run_name, self.study_name)
