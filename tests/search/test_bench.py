@@ -59,6 +59,28 @@ def test_summary_table_reports_the_trunk_rows_against_both_targets():
     assert "trial 20 (cold trunk study)" in lines[4] and lines[4].endswith("| yes |")
 
 
+def test_the_best_model_row_is_chosen_on_validation_and_held_to_both_targets():
+    def study(val, auc, acc, **extra):
+        return {"model": "m", "trials": 20, "limit": None, "cache": "cold", "wall_time_s": 60.0, "target_s": 1800,
+                "met": True, "validation_roc_auc": val, "test_roc_auc": auc, "test_accuracy": acc,
+                "trial_counts": {"complete": 5, "pruned": 15, "failed": 0}, **extra}
+
+    results = {"study_cold": study(0.905, 0.900, 0.813),
+               "study_trunk": study(0.850, 0.950, 0.900, model="t", trunk_cache=True)}
+    best = summary_table(results).splitlines()[-1]
+    # The trunk study tests better, but validation chose the frozen one, and it misses both targets.
+    assert "m: test ROC AUC 0.900, accuracy 0.813 (validation 0.905)" in best and best.endswith("| **no** |")
+    results["study_trunk"]["validation_roc_auc"] = 0.91
+    assert summary_table(results).splitlines()[-1].startswith("| best single model")
+    assert "t: test ROC AUC 0.950" in summary_table(results).splitlines()[-1]
+    assert summary_table(results).splitlines()[-1].endswith("| yes |")
+    # AUC alone is not enough: accuracy has a target of its own.
+    results["study_trunk"]["test_accuracy"] = 0.849
+    assert summary_table(results).splitlines()[-1].endswith("| **no** |")
+    # A study on a sample of the data is not a model trained on the shared data.
+    assert "best single model" not in summary_table({"study_cold": study(0.9, 0.95, 0.9, limit=300)})
+
+
 CHILD_WRITES_PID = """
 import sys
 from deepfake_zoo.search.bench import in_fresh_process
