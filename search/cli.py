@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--compare-sizes", help="comma list of input sizes (e.g. 128,224): one study per size, each in "
         "runs/<model>-<size>px/, then a table of validation and test ROC AUC per size; the size is chosen on "
         "validation")
-    add("--run-suffix", help="appended to each run folder and default study name (e.g. -224px), so variants of "
-        "one model sit side by side")
+    add("--run-suffix", help="appended with a '-' to each run folder and default study name (e.g. 224px: "
+        "runs/<model>-224px/), so variants of one model sit side by side")
     add("--batch-size", type=int, help="batch size (default: 32)")
     add("--storage", help="Optuna storage URL (default: sqlite under the runs folder); share it to add workers")
     add("--study", help="study name (default: the model name)")

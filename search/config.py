@@ -39,7 +39,8 @@ class SearchConfig(BaseModel):
     # One study per size, each in runs/<model>-<size>px/, then a table of them; the size is chosen on validation.
     compare_sizes: Optional[list[StrictInt]] = None
     # Appended to each run folder's (and default study's) name, so variants of one model sit side by side.
-    run_suffix: Optional[StrictStr] = Field(None, pattern=r"^-[A-Za-z0-9._-]+$")
+    # A word, not a flag: it starts with a letter or digit, so `--run-suffix 224px` reads on any command line.
+    run_suffix: Optional[StrictStr] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     batch_size: StrictInt = Field(32, ge=1)
     storage: Optional[StrictStr] = None
     seed: StrictInt = Field(0, ge=0)
@@ -168,7 +169,7 @@ ALLOWED = {
     "epochs": "a whole number, at least 1",
     "image_size": "a whole number of pixels, at least 16 (leave it out for the model's own)",
     "compare_sizes": "two or more whole numbers of pixels, at least 16 each (CLI: --compare-sizes 128,224)",
-    "run_suffix": "text starting with '-', then letters, digits, '.', '_' or '-' (e.g. -224px)",
+    "run_suffix": "a letter or digit, then letters, digits, '.', '_' or '-' (e.g. 224px, for runs/<model>-224px/)",
     "batch_size": "a whole number, at least 1",
     "seed": "a whole number, at least 0",
     "engine": f"one of {', '.join(ENGINES)}",

@@ -80,9 +80,9 @@ def compare_sizes(config: SearchConfig, log: Log = print) -> dict[str, dict | No
     results: dict[str, dict | None] = {}
     for size in config.compare_sizes:
         log(f"compare sizes: {size}px ({config.compare_sizes.index(size) + 1} of {len(config.compare_sizes)})")
-        suffix = f"{config.run_suffix or ''}-{size}px"
+        suffix = f"{config.run_suffix}-{size}px" if config.run_suffix else f"{size}px"
         one = replace(config, compare_sizes=None, image_size=size, run_suffix=suffix,
-                      study=f"{config.study}{suffix}" if config.study else None)
+                      study=f"{config.study}-{suffix}" if config.study else None)
         for model, metrics in _engine(one)(one, log=log).items():
             results[run_name(model, config.holdout_sources, suffix)] = metrics
     log(sizes_table(results))

@@ -68,18 +68,19 @@ class SearchInterrupted(KeyboardInterrupt):
 
 def run_name(model: str, holdout_sources: list[str] | None, suffix: str | None = None) -> str:
     """The results folder of a model: its name in-domain, `<model>-holdout-<a>+<b>` (sorted) with held-out sources,
-    so a cross-source run never replaces the in-domain one; then `suffix` (`-224px` when sizes are compared).
+    so a cross-source run never replaces the in-domain one; then `-<suffix>` (`-224px` when sizes are compared).
 
     >>> run_name("cnn", ["b", "a"])
     'cnn-holdout-a+b'
-    >>> run_name("cnn", None, "-224px")
+    >>> run_name("cnn", None, "224px")
     'cnn-224px'
     """
+    tail = f"-{suffix}" if suffix else ""
     if not holdout_sources:
-        return model + (suffix or "")
+        return model + tail
     # Folder-safe: a source name is a folder name of the data, but anything outside [A-Za-z0-9._-] becomes "_".
     safe = [re.sub(r"[^A-Za-z0-9._-]", "_", s) for s in sorted(holdout_sources)]
-    return f"{model}-holdout-{'+'.join(safe)}{suffix or ''}"
+    return f"{model}-holdout-{'+'.join(safe)}{tail}"
 
 
 def check_holdout(frame: pd.DataFrame, holdout_sources: list[str] | None) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -21,13 +22,24 @@ def test_sizes_are_read_and_checked_up_front():
         make_config({"compare_sizes": "128,224", "image_size": 128})
     with pytest.raises(ConfigError, match="once per --image-size"):
         make_config({"compare_sizes": "128,224", "leave_one_source_out": True})
-    with pytest.raises(ConfigError, match="run_suffix: '../elsewhere' is not allowed; expected text starting with"):
-        make_config({"run_suffix": "../elsewhere"})
+    for bad in ("../elsewhere", "-224px", "a/b"):
+        with pytest.raises(ConfigError, match=f"run_suffix: '{re.escape(bad)}' is not allowed; expected a letter"):
+            make_config({"run_suffix": bad})
 
 
 def test_a_suffix_follows_the_holdout_part_of_a_run_name():
-    assert run_name("cnn", None, "-224px") == "cnn-224px"
-    assert run_name("cnn", ["b", "a"], "-224px") == "cnn-holdout-a+b-224px"
+    assert run_name("cnn", None, "224px") == "cnn-224px"
+    assert run_name("cnn", ["b", "a"], "224px") == "cnn-holdout-a+b-224px"
+
+
+def test_the_suffix_is_a_word_on_the_command_line(tmp_path):
+    import argparse
+
+    from deepfake_zoo.search.cli import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args(["--run-suffix", "128px-tta"]).run_suffix == "128px-tta"
 
 
 def test_each_size_gets_its_own_study_and_run_folder(config_for, capsys):
