@@ -71,6 +71,11 @@ def leave_one_source_out(config: SearchConfig, log: Log = print) -> dict[str, di
     return results
 
 
+def _score(value) -> str:
+    """A table cell for a score that may be missing (a run without that split or metric)."""
+    return "   n/a" if value is None else f"{value:.4f}"
+
+
 def compare_sizes(config: SearchConfig, log: Log = print) -> dict[str, dict | None]:
     """One search per size of `compare_sizes` (own study, cache and run folder `<model>-<size>px`), then the table of
     them; returns {run folder name: metrics}. Every size is tested and reported; validation alone picks the best."""
@@ -78,8 +83,8 @@ def compare_sizes(config: SearchConfig, log: Log = print) -> dict[str, dict | No
     from deepfake_zoo.search.study import run_name
 
     results: dict[str, dict | None] = {}
-    for size in config.compare_sizes:
-        log(f"compare sizes: {size}px ({config.compare_sizes.index(size) + 1} of {len(config.compare_sizes)})")
+    for number, size in enumerate(config.compare_sizes, 1):
+        log(f"compare sizes: {size}px ({number} of {len(config.compare_sizes)})")
         suffix = f"{config.run_suffix}-{size}px" if config.run_suffix else f"{size}px"
         one = replace(config, compare_sizes=None, image_size=size, run_suffix=suffix,
                       study=f"{config.study}-{suffix}" if config.study else None)
@@ -92,9 +97,6 @@ def compare_sizes(config: SearchConfig, log: Log = print) -> dict[str, dict | No
 def sizes_table(results: dict[str, dict | None]) -> str:
     """Per model and size: validation ROC AUC (best trial), test ROC AUC and accuracy, minutes; the size with the best
     validation ROC AUC is marked, never the best test one."""
-    def fmt(value) -> str:
-        return "   n/a" if value is None else f"{value:.4f}"
-
     lines = ["", f"{'run':36s} {'size':>5s} {'val roc_auc':>11s} {'test roc_auc':>12s} {'test accuracy':>13s} "
                  f"{'minutes':>7s}"]
     by_model: dict[str, list[tuple[str, dict]]] = {}
@@ -105,30 +107,27 @@ def sizes_table(results: dict[str, dict | None]) -> str:
         chosen = max(runs, key=lambda item: item[1].get("best_value") or float("-inf"))[0]
         for name, metrics in sorted(runs, key=lambda item: item[1]["image_size"]):
             mark = "  <- chosen on validation" if name == chosen and len(runs) > 1 else ""
-            lines.append(f"{name:36s} {metrics['image_size']:>5d} {fmt(metrics.get('best_value')):>11s} "
-                         f"{fmt(metrics.get('roc_auc')):>12s} {fmt(metrics.get('accuracy')):>13s} "
+            lines.append(f"{name:36s} {metrics['image_size']:>5d} {_score(metrics.get('best_value')):>11s} "
+                         f"{_score(metrics.get('roc_auc')):>12s} {_score(metrics.get('accuracy')):>13s} "
                          f"{metrics.get('wall_time_s', 0) / 60:>7.1f}{mark}")
     return "\n".join(lines)
 
 
 def loso_table(results: dict[str, dict | None]) -> str:
     """Model, held-out source, in-domain test ROC AUC, held-out ROC AUC; then per model the mean over sources."""
-    def fmt(value) -> str:
-        return "   n/a" if value is None else f"{value:.4f}"
-
     lines = ["", f"{'model':28s} {'held-out source':24s} {'in-domain test roc_auc':>22s} {'held-out roc_auc':>16s}"]
     per_model: dict[str, list[tuple[float | None, float | None]]] = {}
     for metrics in results.values():
         if not metrics:
             continue
         for source, block in sorted(metrics.get("holdout", {}).items()):
-            lines.append(f"{metrics['model']:28s} {source:24s} {fmt(metrics['roc_auc']):>22s} "
-                         f"{fmt(block['roc_auc']):>16s}")
+            lines.append(f"{metrics['model']:28s} {source:24s} {_score(metrics['roc_auc']):>22s} "
+                         f"{_score(block['roc_auc']):>16s}")
             per_model.setdefault(metrics["model"], []).append((metrics["roc_auc"], block["roc_auc"]))
     for model, pairs in sorted(per_model.items()):
         mean = [sum(v) / len(v) if v and None not in v else None for v in ([a for a, _ in pairs], [b for _, b in pairs])]
-        lines.append(f"{model:28s} {'mean over ' + str(len(pairs)) + ' source(s)':24s} {fmt(mean[0]):>22s} "
-                     f"{fmt(mean[1]):>16s}")
+        lines.append(f"{model:28s} {'mean over ' + str(len(pairs)) + ' source(s)':24s} {_score(mean[0]):>22s} "
+                     f"{_score(mean[1]):>16s}")
     return "\n".join(lines)
 
 
