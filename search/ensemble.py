@@ -4,8 +4,14 @@ Members are ranked by metrics.json `validation.roc_auc` (never a test number, so
 estimate). Each member's raw P(fake) is calibrated with its own validation-fitted temperature (T = 1 where a run has
 no calibration), the k calibrated scores are averaged, and the ensemble then gets what every run gets from
 `search.results.write_results`: a threshold chosen on its validation scores, test scored once, and its own
-temperature fitted on validation. Its model.keras takes raw RGB at the members' (common) image size, runs every member,
+temperature fitted on validation. Its model.keras takes raw RGB at the largest member's image size, runs every member,
 calibrates each with a `zoo.layers.TemperatureScaling` layer and averages, so predict and evaluate use it unchanged.
+
+Members may take different image sizes (a 128px and a 224px run see different detail, which is what an ensemble
+wants). A smaller member gets the ensemble's input resized inside the model, bilinear and antialiased like
+`datasets.images.resize_for_model`: for an image already at the ensemble's size (the 224px DFDC crops) that is
+exactly the member's own input; a larger photo is resampled twice instead of once, a small difference the README
+measures.
 
 The validation and test scores come from the members' val_predictions.csv / predictions.csv (no image is read again),
 which is why the members must share one manifest: the rows then match path for path.
@@ -85,7 +91,7 @@ def candidate_runs(runs_dir: str | Path, pattern: str | None = None, exclude: st
 def choose_members(runs_dir: str | Path, top_k: int = DEFAULT_TOP_K, pattern: str | None = None,
                    exclude: str | None = None) -> list[Member]:
     """The `top_k` best runs by validation ROC AUC; raises ValueError when k < 2, fewer runs qualify, or the chosen
-    runs differ in manifest or image size."""
+    runs differ in manifest."""
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 2:
         raise ValueError(f"--top-k must be at least 2 (an ensemble of {top_k!r} run is no ensemble); pass --top-k 2 "
                          "or more")
@@ -103,12 +109,17 @@ def choose_members(runs_dir: str | Path, top_k: int = DEFAULT_TOP_K, pattern: st
         raise ValueError(f"the top {top_k} runs by validation ROC AUC were not scored on one manifest ({shown}), so "
                          "their predictions cannot be matched image by image; retrain them on the same "
                          "build/splits.csv or choose runs that share one with --models")
-    sizes = {m.name: m.metrics.get("image_size") for m in chosen}
-    if len(set(sizes.values())) > 1:
-        shown = ", ".join(f"{name}={size}px" for name, size in sizes.items())
-        raise ValueError(f"the top {top_k} runs by validation ROC AUC take different image sizes ({shown}); an "
-                         f"ensemble feeds one image to every member, so choose runs of one size with --models")
+    for member in chosen:
+        size = member.metrics.get("image_size")
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise ValueError(f"{member.name}/metrics.json has no positive integer image_size (got {size!r}); rerun "
+                             f"the search for {member.name}")
     return chosen
+
+
+def ensemble_size(members: list[Member]) -> int:
+    """The ensemble's input size: the largest member's, so no member is fed less detail than it was trained on."""
+    return max(int(m.metrics["image_size"]) for m in members)
 
 
 def _read_predictions(member: Member, filename: str) -> pd.DataFrame:
@@ -163,11 +174,14 @@ def build_model(members: list[Member], image_size: int):
                              f"search for {member.name}") from exc
         # Members saved by different searches often share a name ("functional"); a model's layers must not.
         model.name = f"member_{i}_{member.name}"
-        prob = keras.layers.Reshape((1,), name=f"member_{i}_prob")(model(inputs))
+        size = int(member.metrics["image_size"])
+        image = inputs if size == image_size else keras.layers.Resizing(
+            size, size, interpolation="bilinear", antialias=True, name=f"member_{i}_resize")(inputs)
+        prob = keras.layers.Reshape((1,), name=f"member_{i}_prob")(model(image))
         if member.metrics.get("tta_flip") is True:
             # Its prediction files hold the mean over each image and its mirror (search --tta-flip): so does this.
             mirrored = keras.layers.Reshape((1,), name=f"member_{i}_mirror_prob")(
-                model(HorizontalMirror(name=f"member_{i}_mirror")(inputs)))
+                model(HorizontalMirror(name=f"member_{i}_mirror")(image)))
             prob = keras.layers.Average(name=f"member_{i}_flip_mean")([prob, mirrored])
         if member.temperature is not None:
             prob = TemperatureScaling(member.temperature, name=f"member_{i}_calibration")(prob)
@@ -183,11 +197,12 @@ def _info(name: str, members: list[Member], model, top_k: int, pattern: str | No
     throughput = 1.0 / sum(1.0 / r for r in rates) if all(is_number(r) and r > 0 for r in rates) else None
     sources = sorted({s for m in members for s in (m.metrics.get("train_sources") or [])})
     return {
-        "model": name, "family": FAMILY, "frozen": True, "image_size": int(first["image_size"]), "weights": None,
+        "model": name, "family": FAMILY, "frozen": True, "image_size": ensemble_size(members), "weights": None,
         "params_total": int(model.count_params()), "params_trainable": 0,
         "objective": "val_roc_auc", "inference_images_per_s": throughput,
         "members": [m.name for m in members],
         "member_details": [{"name": m.name, "model": m.metrics.get("model"), "family": m.metrics.get("family"),
+                            "image_size": m.metrics["image_size"], "tta_flip": m.metrics.get("tta_flip") is True,
                             "validation_roc_auc": m.validation_auc, "temperature": m.temperature}
                            for m in members],
         "selection": {"rule": f"top {top_k} runs by {RANK_BY} (test numbers are never used to choose)",
@@ -204,7 +219,7 @@ def build_ensemble(runs_dir: str | Path = "runs", top_k: int = DEFAULT_TOP_K, na
     """Choose the top-k runs on validation, average their calibrated P(fake), and publish runs/<name>/ whole.
 
     Returns the ensemble's metrics.json as a dict. Raises ValueError (one sentence with the fix) for k < 2, too few
-    runs, members scored on different manifests or image sizes, or unreadable member files.
+    runs, members scored on different manifests, or unreadable member files.
 
     >>> build_ensemble("runs", top_k=3)["members"]  # doctest: +SKIP
     ['mobilenet_v2_frozen', 'efficientnet_b0_frozen', 'cnn']
@@ -218,8 +233,7 @@ def build_ensemble(runs_dir: str | Path = "runs", top_k: int = DEFAULT_TOP_K, na
     n_candidates = len(candidate_runs(runs_dir, models, exclude=name))
     val_frame, val_scores = averaged_scores(members, "val_predictions.csv")
     test_frame, test_scores = averaged_scores(members, "predictions.csv")
-    image_size = int(members[0].metrics["image_size"])
-    model = build_model(members, image_size)
+    model = build_model(members, ensemble_size(members))
     info = _info(name, members, model, top_k, models, n_candidates)
     with publishing(runs_dir, name) as staging:
         model.save(staging / "model.keras")

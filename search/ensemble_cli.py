@@ -1,7 +1,8 @@
 """Build an ensemble run: the mean calibrated P(fake) of the top-k runs chosen on validation ROC AUC (never test).
 
 It is written to runs/<name>/ like any search result (model.keras, metrics.json with its members, predictions), so
-predict, evaluate and the leaderboard use it as they use any run. Members must share one manifest and image size.
+predict, evaluate and the leaderboard use it as they use any run. Members must share one manifest; they may take
+different image sizes (the ensemble takes the largest and resizes for the others).
 """
 from __future__ import annotations
 

@@ -147,12 +147,39 @@ def test_refuses_members_on_different_manifests(tmp_path):
     assert not (runs / "ensemble_top2").exists()
 
 
-def test_refuses_members_of_different_image_sizes(tmp_path):
+def test_members_of_different_sizes_each_get_their_own_size_from_the_largest_input(tmp_path):
+    from deepfake_zoo.datasets.images import resize_for_model
+    from deepfake_zoo.predict.models import load_model, read_run
+
+    runs = tmp_path / "runs"
+    write_member(runs, "small", val_auc=0.9, test_auc=0.8, temperature=2.0, seed=1, tta_flip=True)
+    write_member(runs, "large", val_auc=0.8, test_auc=0.8, temperature=None, seed=2, image_size=2 * SIZE)
+    metrics = build_ensemble(runs, top_k=2, name="ens")
+    assert metrics["image_size"] == 2 * SIZE
+    assert [(d["name"], d["image_size"], d["tta_flip"]) for d in metrics["member_details"]] == [
+        ("small", SIZE, True), ("large", 2 * SIZE, False)]
+    images = np.random.default_rng(0).uniform(0, 255, (4, 2 * SIZE, 2 * SIZE, 3)).astype("float32")
+    # The small member sees what the training pipeline would have made of these images at its own size.
+    shrunk = np.asarray(resize_for_model(images, SIZE))
+    small = keras.saving.load_model(runs / "small" / "model.keras")
+    small_prob = (small.predict(shrunk, verbose=0)[:, 0] + small.predict(shrunk[:, :, ::-1], verbose=0)[:, 0]) / 2
+    large_prob = keras.saving.load_model(runs / "large" / "model.keras").predict(images, verbose=0)[:, 0]
+    expected = (apply_temperature(small_prob, 2.0) + large_prob) / 2
+    run = read_run(runs / "ens")
+    assert run.image_size == 2 * SIZE
+    np.testing.assert_allclose(load_model(run).predict(images, verbose=0)[:, 0], expected, atol=1e-4)
+
+
+def test_refuses_a_member_without_an_image_size(tmp_path):
     runs = tmp_path / "runs"
     write_member(runs, "alpha", val_auc=0.9, test_auc=0.8, seed=1)
-    write_member(runs, "beta", val_auc=0.8, test_auc=0.8, seed=2, image_size=24)
-    with pytest.raises(ValueError, match="different image sizes"):
+    write_member(runs, "beta", val_auc=0.8, test_auc=0.8, seed=2, image_size=SIZE)
+    metrics = json.loads((runs / "beta" / "metrics.json").read_text())
+    metrics["image_size"] = 0  # a number, so read_metrics lets it through
+    (runs / "beta" / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(ValueError, match="beta/metrics.json has no positive integer image_size"):
         build_ensemble(runs, top_k=2)
+    assert not (runs / "ensemble_top2").exists()
 
 
 def test_refuses_fewer_runs_than_k_and_k_below_two(runs):
