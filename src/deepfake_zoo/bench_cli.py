@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the targets")
     parser.add_argument("--only", help="comma list of benchmarks to (re)run, merged into --out: cache_speedup, "
                                        "pipeline_vs_backbone, study_cold, study_warm, trunk_speedup, study_trunk, "
-                                       "evaluate_throughput (needs a study's run)")
+                                       "best_model, evaluate_throughput (needs a study's run)")
 
 
 def run(args: argparse.Namespace) -> int:

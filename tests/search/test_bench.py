@@ -143,3 +143,45 @@ def test_qualities_and_speedups_are_cut_down_never_rounded_up():
 
     assert down(0.83977, 3) == "0.839" and down(5.908, 1) == "5.9" and down(0.7995, 2) == "0.79"
     assert down(0.75, 2) == "0.75" and down(121.9, 0) == "121"
+
+
+def test_the_best_model_step_searches_each_size_with_the_flip_and_ensembles_them(config_for):
+    """The step's plumbing on the tiny model and demo data: one study per size, then their ensemble, all reported."""
+    from deepfake_zoo.search.bench import bench_best_model
+
+    config = config_for(model="tiny_search_frozen")
+    result = bench_best_model(config, trials=1, epochs=1, sizes=(32, 48), model="tiny_search_frozen")
+    runs = Path(config.runs) / "best-model"
+    names = ["tiny_search_frozen-32px", "tiny_search_frozen-48px"]
+    assert [m["model"] for m in result["members"]] == names
+    assert [m["image_size"] for m in result["members"]] == [32, 48]
+    for name in names:
+        metrics = json.loads((runs / name / "metrics.json").read_text())
+        assert metrics["tta_flip"] is True and metrics["epochs"] == 1
+        assert result["members"][names.index(name)]["test_roc_auc"] == metrics["roc_auc"]
+    ensemble = json.loads((runs / "ensemble" / "metrics.json").read_text())
+    assert sorted(result["ensemble"]["members"]) == names and ensemble["image_size"] == 48
+    assert result["ensemble"]["test_accuracy"] == ensemble["accuracy"]
+    assert result["ensemble"]["validation_roc_auc"] == ensemble["validation"]["roc_auc"]
+
+
+def test_the_best_model_rows_hold_the_members_and_the_ensemble_to_the_target():
+    def member(name, val, auc, acc):
+        return {"model": name, "image_size": 128, "validation_roc_auc": val, "test_roc_auc": auc,
+                "test_accuracy": acc}
+
+    results = {"best_model": {
+        "sizes": [128, 224], "trials": 20, "epochs": 16, "limit": None, "wall_time_s": 1800.0,
+        "members": [member("m-128px", 0.918, 0.918, 0.835), member("m-224px", 0.91, 0.93, 0.86)],
+        "ensemble": {"validation_roc_auc": 0.930, "test_roc_auc": 0.9279, "test_accuracy": 0.8520}}}
+    single, ensemble = summary_table(results).splitlines()[-2:]
+    # Validation picks the 128px member although the 224px one tests better.
+    assert single.startswith("| best single model") and "m-128px: test ROC AUC 0.918, accuracy 0.835" in single
+    assert single.endswith("| **no** |")
+    assert "ensemble of the 128px and 224px" in ensemble and "test ROC AUC 0.927, accuracy 0.852" in ensemble
+    assert "30.0 min" in ensemble and ensemble.endswith("| yes |")
+    results["best_model"]["ensemble"]["test_accuracy"] = 0.8499
+    assert summary_table(results).splitlines()[-1].endswith("| **no** |")
+    # On a sample of the data it is a check of the step, not a model trained on the shared data.
+    results["best_model"]["limit"] = 300
+    assert "ensemble of" not in summary_table(results) and "best single model" not in summary_table(results)
