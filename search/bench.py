@@ -110,11 +110,13 @@ def bench_cache_speedup(config: SearchConfig, n_train: int, epochs: int) -> dict
             "met": naive_s / cached_s >= 50}
 
 
-def bench_trunk_speedup(config: SearchConfig, n_train: int, epochs: int, k: int = 2) -> dict:
+def bench_trunk_speedup(config: SearchConfig, n_train: int, epochs: int, k: int = 2, seeds: int = 3) -> dict:
     """One fine-tune trial (last `k` blocks + head) from cached trunk activations vs. the same trial on images.
 
     Same rows, hyperparameters, epochs and seed; no augmentation, so both see exactly the same pixels. The trunk
-    cache is cold (a scratch folder) and its one-time pass is reported apart from the trial.
+    cache is cold (a scratch folder) and its one-time pass is reported apart from the trial. Each pair is repeated
+    with `seeds` seeds: on 2,000 images one trial's validation AUC moved by 0.02-0.07 from one epoch to the next,
+    more than the 0.01 tolerance, so one pair alone says little. The means are compared; every value is kept.
     """
     entry = zoo.get_model(TRUNK_MODEL)
     frame = select_rows(load_manifest(config.manifest), replace(config, limit=n_train))
@@ -122,33 +124,43 @@ def bench_trunk_speedup(config: SearchConfig, n_train: int, epochs: int, k: int 
     weights = entry.resolve_weights(config.weights, size)
     hp = entry.default_hparams() | {"augment": "none", "unfreeze_blocks": k}
     scratch = Path(tempfile.mkdtemp(prefix="bench-trunk-", dir=Path(config.cache_dir).parent))
+    trunk_runs, image_runs, cache_s, blocks = [], [], None, k
     try:
-        zoo.reset_session(config.seed)
-        trunk = TrunkTask(entry, frame, size, weights, config.batch_size, config.seed, scratch, 1)
-        blocks = trunk.cut_for(hp)
-        start = time.perf_counter()
-        for split in ("train", "val"):
-            trunk.features(split, k=blocks)
-        cache_s = time.perf_counter() - start
-        start = time.perf_counter()
-        cached = trunk.fit(hp, epochs, patience=epochs)
-        trunk_s = time.perf_counter() - start
+        for seed in range(config.seed, config.seed + seeds):
+            zoo.reset_session(seed)
+            trunk = TrunkTask(entry, frame, size, weights, config.batch_size, seed, scratch, 1)
+            blocks = trunk.cut_for(hp)
+            start = time.perf_counter()
+            for split in ("train", "val"):
+                trunk.features(split, k=blocks)
+            # Only the first seed computes the maps (clean views do not depend on the seed); later ones read them.
+            cache_s = time.perf_counter() - start if cache_s is None else cache_s
+            start = time.perf_counter()
+            fitted = trunk.fit(hp, epochs, patience=epochs)
+            trunk_runs.append((time.perf_counter() - start, fitted))
+            del trunk
+            zoo.reset_session(seed)
+            images = ImageTask(entry, frame, size, weights, config.batch_size, seed)
+            start = time.perf_counter()
+            fitted = images.fit(hp, epochs, patience=epochs)
+            image_runs.append((time.perf_counter() - start, fitted))
+            del images
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    del trunk
-    zoo.reset_session(config.seed)
-    images = ImageTask(entry, frame, size, weights, config.batch_size, config.seed)
-    start = time.perf_counter()
-    direct = images.fit(hp, epochs, patience=epochs)
-    image_s = time.perf_counter() - start
-    gap = cached.best_value - direct.best_value
+    trunk_s = float(np.mean([t for t, _ in trunk_runs]))
+    image_s = float(np.mean([t for t, _ in image_runs]))
+    trunk_auc = float(np.mean([f.best_value for _, f in trunk_runs]))
+    image_auc = float(np.mean([f.best_value for _, f in image_runs]))
+    gap = trunk_auc - image_auc
     return {"model": TRUNK_MODEL, "images_train": len(frame[frame["split"] == "train"]),
             "images_val": len(frame[frame["split"] == "val"]), "epochs": epochs, "image_size": size,
-            "blocks_trained": blocks, "one_time_trunk_pass_s": cache_s,
+            "blocks_trained": blocks, "seeds": seeds, "one_time_trunk_pass_s": cache_s,
             "trunk_trial_s": trunk_s, "image_trial_s": image_s, "speedup": image_s / trunk_s,
-            "val_roc_auc_trunk": cached.best_value, "val_roc_auc_images": direct.best_value, "val_auc_gap": gap,
-            "val_roc_auc_trunk_by_epoch": cached.history["val_roc_auc"],
-            "val_roc_auc_images_by_epoch": direct.history["val_roc_auc"],
+            "val_roc_auc_trunk": trunk_auc, "val_roc_auc_images": image_auc, "val_auc_gap": gap,
+            "val_roc_auc_trunk_by_seed": [f.best_value for _, f in trunk_runs],
+            "val_roc_auc_images_by_seed": [f.best_value for _, f in image_runs],
+            "val_roc_auc_trunk_by_epoch": [f.history["val_roc_auc"] for _, f in trunk_runs],
+            "val_roc_auc_images_by_epoch": [f.history["val_roc_auc"] for _, f in image_runs],
             "target": TRUNK_SPEEDUP_TARGET, "auc_tolerance": TRUNK_AUC_TOLERANCE,
             "met": image_s / trunk_s >= TRUNK_SPEEDUP_TARGET and abs(gap) <= TRUNK_AUC_TOLERANCE}
 
@@ -303,7 +315,7 @@ def run_bench(config: SearchConfig, out: str | Path = "bench/results.json", quic
         ("study_cold", lambda: in_fresh_process(bench_study, study_config, 6 if quick else 30, True)),
         ("study_warm", lambda: in_fresh_process(bench_study, study_config, 6 if quick else 30, False)),
         ("trunk_speedup", lambda: in_fresh_process(bench_trunk_speedup, config, 200 if quick else 2000,
-                                                   2 if quick else 4)),
+                                                   2 if quick else 4, 2, 1 if quick else 3)),
         ("study_trunk", lambda: in_fresh_process(bench_study, replace(study_config, trunk_cache=True,
                                                                       epochs=trunk_epochs),
                                                  6 if quick else 20, True, TRUNK_MODEL, 3600)),
@@ -360,7 +372,8 @@ def summary_table(results: dict) -> str:
     if "trunk_speedup" in results:
         r = results["trunk_speedup"]
         add(f"MobileNetV2 fine-tune trial (last {r['blocks_trained']} blocks + head), {r['images_train']} train + "
-            f"{r['images_val']} val images, {r['epochs']} epochs, {r['image_size']}px: cached trunk vs images",
+            f"{r['images_val']} val images, {r['epochs']} epochs, {r['image_size']}px: cached trunk vs images"
+            + (f" (mean of {r['seeds']} seeds)" if r.get("seeds", 1) > 1 else ""),
             f"{r['trunk_trial_s']:.0f} s vs {r['image_trial_s']:.0f} s = {down(r['speedup'], 1)}x (one-time trunk pass "
             f"{r['one_time_trunk_pass_s']:.0f} s); val AUC {down(r['val_roc_auc_trunk'], 3)} vs "
             f"{down(r['val_roc_auc_images'], 3)} ({r['val_auc_gap']:+.4f})", ">= 5x, AUC within 0.01", r["met"])

@@ -44,7 +44,8 @@ def test_summary_table_marks_each_target():
 def test_summary_table_reports_the_trunk_rows_against_both_targets():
     trunk = {"blocks_trained": 2, "images_train": 2000, "images_val": 2000, "epochs": 4, "image_size": 128,
              "trunk_trial_s": 40.0, "image_trial_s": 300.0, "speedup": 7.5, "one_time_trunk_pass_s": 45.0,
-             "val_roc_auc_trunk": 0.801, "val_roc_auc_images": 0.815, "val_auc_gap": -0.014, "met": False}
+             "val_roc_auc_trunk": 0.801, "val_roc_auc_images": 0.815, "val_auc_gap": -0.014, "met": False,
+             "seeds": 3}
     study = {"model": "mobilenet_v2_finetune", "trials": 20, "limit": None, "cache": "cold", "trunk_cache": True,
              "wall_time_s": 3000.0, "target_s": 3600, "met": True, "test_roc_auc": 0.9, "test_accuracy": 0.8,
              "trial_counts": {"complete": 8, "pruned": 12, "failed": 0},
@@ -54,6 +55,7 @@ def test_summary_table_reports_the_trunk_rows_against_both_targets():
     assert len(lines) == 2 + 3
     # Fast enough but the AUC moved by more than 0.01: the row is not met.
     assert "40 s vs 300 s = 7.5x" in lines[2] and "(-0.0140)" in lines[2] and lines[2].endswith("| **no** |")
+    assert "cached trunk vs images (mean of 3 seeds)" in lines[2]
     assert "20-trial MobileNetV2 cached-trunk fine-tune study on all the real data" in lines[3]
     assert "50.0 min" in lines[3] and "<= 60 min" in lines[3] and lines[3].endswith("| yes |")
     assert "trial 20 (cold trunk study)" in lines[4] and lines[4].endswith("| yes |")
