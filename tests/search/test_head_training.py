@@ -72,6 +72,17 @@ def test_every_view_is_loaded_before_the_first_trial(config_for):
     assert task.cache.hits + task.cache.misses == looked_up  # no trial touched the cache again
 
 
+def test_views_are_held_at_half_precision_and_score_as_the_float32_features_do(config_for):
+    config = config_for(trials=1, epochs=2)
+    task = prepare("tiny_search_frozen", config, log=lambda _: None, engine="optuna").task
+    assert {v.dtype for v in task._features.values()} == {tf.float16}
+    fitted = task.fit(HP, epochs=2, patience=2)
+    on_disk = task.cache.features(task.frames["val"], "val")
+    assert on_disk.dtype == np.float32  # the cache itself keeps full precision
+    full = keras.ops.convert_to_numpy(fitted.model(on_disk, training=False)).reshape(-1)
+    np.testing.assert_allclose(task.predict(fitted.model, "val"), full, atol=2e-3)
+
+
 def test_dry_run_loads_no_view(config_for):
     task = prepare("tiny_search_frozen", config_for(dry_run=True), log=lambda _: None, engine="optuna").task
     assert task.cache.hits + task.cache.misses == 0
