@@ -26,8 +26,9 @@ from plotly.offline import get_plotlyjs
 from deepfake_zoo.atomic import write_text
 from deepfake_zoo.leaderboard import figures
 from deepfake_zoo.leaderboard.runs import RunResult, SkippedRun, load_runs
-from deepfake_zoo.runfiles import (ACCURACY_TARGET, ACCURACY_TARGET_TEXT, CROSS_MEAN_KEY, HEADLINE_METRICS,
-                                   is_number, lower_is_better, numeric_keys, rank_key, readable_text)
+from deepfake_zoo.runfiles import (ACCURACY_TARGET, ACCURACY_TARGET_TEXT, CROSS_MEAN_KEY, DEFAULT_RANK_BY,
+                                   HEADLINE_METRICS, is_number, lower_is_better, numeric_keys, rank_key, readable_text,
+                                   resolve_rank_by)
 
 METRIC_LABELS = {
     "accuracy": "test accuracy", "roc_auc": "ROC AUC", "eer": "EER", "f1": "F1",
@@ -66,7 +67,7 @@ class Leaderboard:
 
 
 def write_leaderboard(runs_dir: str | Path = "runs", out: str | Path = "leaderboard/index.html",
-                      rank_by: str = "roc_auc") -> Path:
+                      rank_by: str = DEFAULT_RANK_BY) -> Path:
     """Read every run under `runs_dir`, rank by `rank_by` and write the page to `out`; returns the written path.
 
     `rank_by` is any numeric metrics.json key, dots reaching nested ones (`validation.roc_auc`,
@@ -80,7 +81,7 @@ def write_leaderboard(runs_dir: str | Path = "runs", out: str | Path = "leaderbo
     return build_leaderboard(runs_dir, rank_by).write(out)
 
 
-def rank_runs(runs: list[RunResult], rank_by: str = "roc_auc") -> list[RunResult]:
+def rank_runs(runs: list[RunResult], rank_by: str = DEFAULT_RANK_BY) -> list[RunResult]:
     """Best first by `rank_by`; runs without that number go last, ties broken by folder name (as `predict` does)."""
     if runs and all(r.value(rank_by) is None for r in runs):
         if rank_by == CROSS_MEAN_KEY:
@@ -92,9 +93,18 @@ def rank_runs(runs: list[RunResult], rank_by: str = "roc_auc") -> list[RunResult
     return sorted(runs, key=lambda run: rank_key(run.metrics, rank_by, run.folder.name))
 
 
-def build_leaderboard(runs_dir: str | Path = "runs", rank_by: str = "roc_auc") -> Leaderboard:
+def _rank_scope(rank_by: str) -> str:
+    if rank_by == CROSS_MEAN_KEY:
+        return "over the external sets and held-out sources (not in-domain)"
+    if rank_by.startswith("validation."):
+        return "on the validation split, where each model was chosen (the test columns only report)"
+    return "on the held-out test split"
+
+
+def build_leaderboard(runs_dir: str | Path = "runs", rank_by: str = DEFAULT_RANK_BY) -> Leaderboard:
     """Load, rank and render without writing; see `write_leaderboard`."""
     runs, skipped = load_runs(runs_dir)
+    rank_by = resolve_rank_by(rank_by, (r.metrics for r in runs))
     ranked = rank_runs(runs, rank_by)
     page = _Page(ranked, skipped, rank_by, readable_text(str(runs_dir)))
     return Leaderboard(page.render(), ranked, skipped, rank_by, list(page.figures))
@@ -288,8 +298,7 @@ class _Page:
         context: dict[str, Any] = dict(
             runs=self.runs, runs_dir=self.runs_dir, rank_by=self.rank_by, rank_label=metric_label(self.rank_by),
             direction="lower is better" if lower_is_better(self.rank_by) else "higher is better",
-            rank_scope=("over the external sets and held-out sources (not in-domain)" if self.rank_by == CROSS_MEAN_KEY
-                        else "on the held-out test split"),
+            rank_scope=_rank_scope(self.rank_by),
             created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), target=ACCURACY_TARGET_TEXT,
             best=self.best(), synthetic=[r.name for r in self.runs if r.metrics.get("data_is_synthetic")],
             skipped=[(readable_text(str(s.folder)), s.reason) for s in self.skipped],

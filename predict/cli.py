@@ -1,6 +1,7 @@
 """Say whether images, folders (searched recursively) and videos are deepfaked, with the best trained model.
 
-The model is the run under --runs with the highest --rank-by metric (roc_auc, as on the leaderboard), or --model NAME.
+The model is the run under --runs with the highest --rank-by metric (validation ROC AUC, as on the leaderboard), or
+--model NAME.
 Each input gets a label (real/fake), P(fake), the model used and its decision threshold, chosen on validation.
 Images are screened as `data` screens them (too many pixels or transparent pixels: skipped), then every face is
 found, cropped like the training crops and scored: one verdict per face (box, P(fake), label), and the image is fake
@@ -31,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", default="runs", metavar="DIR", help="folder holding the trained runs (default: runs)")
     parser.add_argument("--rank-by", default=DEFAULT_RANK_BY, metavar="METRIC",
                         help="metrics.json key that picks the best run, as on the leaderboard: e.g. accuracy, eer, "
-                             "validation.roc_auc (default: roc_auc; EER, losses, times and sizes rank smallest first)")
+                             "roc_auc (test) (default: validation.roc_auc; EER, losses, times and sizes rank "
+                             "smallest first)")
     parser.add_argument("--frames", type=positive_int, default=16, metavar="N",
                         help="frames sampled evenly from each video (default: 16)")
     parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N",

@@ -5,12 +5,12 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepfake_zoo.runfiles import (CROSS_MEAN_KEY, RunFileError, add_cross_mean, is_number, lookup_number,
-                                   numeric_keys, rank_key, read_metrics, readable_text, run_folders)
+from deepfake_zoo.runfiles import (CROSS_MEAN_KEY, DEFAULT_RANK_BY, RunFileError, add_cross_mean, is_number,
+                                   lookup_number, numeric_keys, rank_key, read_metrics, readable_text,
+                                   resolve_rank_by, run_folders)
 
-# Which metric is better smaller, how a dotted key reaches a nested number and how ties break are
-# deepfake_zoo.runfiles' rules, the ones the leaderboard ranks by, so "best" means the same on the page and here.
-DEFAULT_RANK_BY = "roc_auc"
+# Which metric is better smaller, how a dotted key reaches a nested number, how ties break and the default ranking
+# are deepfake_zoo.runfiles' rules, the ones the leaderboard ranks by, so "best" means the same on the page and here.
 NO_MODEL_HINT = "train one first: `make data` then `make search MODEL=cnn`"
 
 
@@ -129,6 +129,7 @@ def choose_run(runs_dir: str | Path = "runs", model: str | None = None, rank_by:
                                f"{', '.join(by_name)}")
     if not runs:
         raise ModelChoiceError(f"no trained model found in {runs_dir}/; {NO_MODEL_HINT}")
+    rank_by = resolve_rank_by(rank_by, (run.metrics for run in runs))
     ranked = rank_runs(runs, rank_by)
     if ranked[0].rank_value(rank_by) is None:
         numeric = numeric_keys(run.metrics for run in runs)

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, metavar="NAME", help="use runs/NAME instead of the best run")
     parser.add_argument("--runs", default="runs", metavar="DIR", help="folder holding the trained runs (default: runs)")
     parser.add_argument("--rank-by", default=DEFAULT_RANK_BY, metavar="METRIC",
-                        help="metrics.json key that picks the best run, as for predict (default: roc_auc)")
+                        help="metrics.json key that picks the best run, as for predict (default: validation.roc_auc)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: 127.0.0.1, this computer only)")
     parser.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")

@@ -140,3 +140,15 @@ def test_readable_text_can_always_be_written_as_utf8():
         shown = readable_text(text)
         assert shown.encode("utf-8").decode("utf-8") == shown
     assert readable_text(os.fsdecode(b"bad\xffname")) == "bad\ufffdname"
+
+
+def test_the_default_ranking_is_validation_and_falls_back_to_test_only_without_any():
+    from deepfake_zoo.runfiles import DEFAULT_RANK_BY, resolve_rank_by
+
+    with_val = [{"roc_auc": 0.9}, {"roc_auc": 0.8, "validation": {"roc_auc": 0.7}}]
+    without = [{"roc_auc": 0.9}, {"roc_auc": 0.8}]
+    assert DEFAULT_RANK_BY == "validation.roc_auc"
+    assert resolve_rank_by(DEFAULT_RANK_BY, with_val) == "validation.roc_auc"
+    assert resolve_rank_by(DEFAULT_RANK_BY, without) == "roc_auc"
+    # A metric asked for by name is kept even when no run has it (the caller then says which ones exist).
+    assert resolve_rank_by("eer", without) == "eer"

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from deepfake_zoo.quiet import import_tensorflow_quietly
+from deepfake_zoo.runfiles import DEFAULT_RANK_BY
 
 DEFAULT_MANIFEST = "build/splits.csv"
 DEFAULT_RUNS = "runs"
 DEFAULT_PAGE = "leaderboard/index.html"
-DEFAULT_RANK_BY = "roc_auc"
 
 
 def build_split(data: str | Path | None = None, manifest: str | Path = DEFAULT_MANIFEST, *, seed: int = 0,

@@ -89,6 +89,21 @@ def lower_is_better(key: str) -> bool:
     return key.split(".")[-1].endswith(LOWER_IS_BETTER)
 
 
+# What "the best run" means by default, for the page, predict and serve alike: validation ROC AUC, because choosing
+# the model to use on its test score would make that score an optimistic estimate. The test columns only report.
+DEFAULT_RANK_BY = "validation.roc_auc"
+# Runs written by other tools or older versions may hold no validation block; they are still ordered, by test.
+FALLBACK_RANK_BY = "roc_auc"
+
+
+def resolve_rank_by(rank_by: str, metrics: Iterable[dict[str, Any]]) -> str:
+    """`rank_by` as asked, except that the default falls back to test ROC AUC when no run recorded a validation one;
+    a metric asked for by name is never swapped."""
+    if rank_by == DEFAULT_RANK_BY and all(lookup_number(m, rank_by) is None for m in metrics):
+        return FALLBACK_RANK_BY
+    return rank_by
+
+
 def rank_key(metrics: dict[str, Any], rank_by: str, folder_name: str) -> tuple[int, float, str]:
     """Sort key putting the best run first by `rank_by`: runs lacking that number go last; ties go by folder name
     (unique under runs/, where model names may repeat), so every reader orders the same runs the same way."""

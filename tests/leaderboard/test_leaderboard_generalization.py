@@ -158,6 +158,20 @@ def test_a_validation_auc_well_above_test_is_flagged(tmp_path):
     assert float(rows["leaky"]["validation.roc_auc"]) - float(rows["leaky"]["roc_auc"]) == pytest.approx(0.08)
 
 
+def test_the_page_ranks_by_validation_by_default_and_the_test_columns_only_report(tmp_path):
+    runs = tmp_path / "runs"
+    for name, val in (("best_on_test", 0.70), ("best_on_val", 0.95)):
+        make_run(runs, name, 1.0 if name == "best_on_test" else 0.5, seed=1)
+        metrics = json.loads((runs / name / "metrics.json").read_text())
+        metrics["validation"]["roc_auc"] = val
+        (runs / name / "metrics.json").write_text(json.dumps(metrics))
+    by_test = [r.name for r in build_leaderboard(runs, "roc_auc").runs]
+    assert by_test == ["best_on_test", "best_on_val"]
+    board = build_leaderboard(runs)
+    assert board.rank_by == "validation.roc_auc" and [r.name for r in board.runs] == ["best_on_val", "best_on_test"]
+    assert "ranked by <strong>validation ROC AUC</strong> (higher is better) on the validation split" in board.html
+
+
 def test_pareto_front_keeps_only_the_models_nobody_beats_on_both():
     points = {"fast_weak": (1.0, 0.70), "slow_strong": (20.0, 0.90), "beaten": (25.0, 0.80),
               "tie_slower": (1.0 + 1e-9, 0.70), "middle": (5.0, 0.85), "equal_twin": (5.0, 0.85)}

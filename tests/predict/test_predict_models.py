@@ -40,7 +40,7 @@ def test_runs_without_the_metric_rank_last(tmp_path, make_run):
     runs = tmp_path / "runs"
     make_run(runs, "a_no_auc", image_size=64, threshold=0.5)
     make_run(runs, "b", image_size=64, threshold=0.5, roc_auc=0.51)
-    assert [r.name for r in rank_runs(list_runs(runs))] == ["b", "a_no_auc"]
+    assert [r.name for r in rank_runs(list_runs(runs), rank_by="roc_auc")] == ["b", "a_no_auc"]
     with pytest.raises(ModelChoiceError, match="no run in .* has a number at --rank-by 'average_precision'; "
                                                "choose one of: image_size, roc_auc, threshold"):
         choose_run(runs, rank_by="average_precision")
@@ -55,7 +55,18 @@ def test_rank_by_reaches_nested_metrics_and_ranks_times_smallest_first(tmp_path,
     assert choose_run(runs, rank_by="validation.roc_auc").name == "b"
     assert choose_run(runs, rank_by="wall_time_s").name == "b"
     assert choose_run(runs, rank_by="per_source.faces.v2.accuracy").name == "b"
+    assert choose_run(runs, rank_by="roc_auc").name == "a"
+    # The default chooses on validation: "a" tests better, but choosing it for that would spend the test split.
+    assert choose_run(runs).name == "b"
+
+
+def test_the_default_falls_back_to_test_only_when_no_run_has_a_validation_score(tmp_path, make_run):
+    runs = tmp_path / "runs"
+    make_run(runs, "a", image_size=64, threshold=0.5, roc_auc=0.9)
+    make_run(runs, "b", image_size=64, threshold=0.5, roc_auc=0.8)
     assert choose_run(runs).name == "a"
+    make_run(runs, "c", image_size=64, threshold=0.5, roc_auc=0.7, validation={"roc_auc": 0.6})
+    assert choose_run(runs).name == "c"  # one validation score is enough: runs without one rank after it
 
 
 def test_hostile_metrics_are_skipped_and_named_runs_explain(tmp_path, make_run):
