@@ -17,11 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", default="runs", help="folder holding one sub-folder per model (default: runs)")
     parser.add_argument("--out", default="leaderboard/index.html",
                         help="where to write the page (default: leaderboard/index.html)")
-    parser.add_argument("--rank-by", default=DEFAULT_RANK_BY,
+    parser.add_argument("--rank-by", default=None,
                         help="metrics.json key to rank by, e.g. roc_auc (test), accuracy, eer, f1, or "
                              "cross_mean_roc_auc (mean ROC AUC over the external and held-out sets) "
-                             f"(default: {DEFAULT_RANK_BY}, so the test columns stay a report; EER, losses, times "
-                             "and sizes rank smallest first)")
+                             f"(default: {DEFAULT_RANK_BY}, so the test columns stay a report, or test roc_auc when "
+                             "no run has one; EER, losses, times and sizes rank smallest first)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -67,11 +67,12 @@ class Leaderboard:
 
 
 def write_leaderboard(runs_dir: str | Path = "runs", out: str | Path = "leaderboard/index.html",
-                      rank_by: str = DEFAULT_RANK_BY) -> Path:
+                      rank_by: str | None = None) -> Path:
     """Read every run under `runs_dir`, rank by `rank_by` and write the page to `out`; returns the written path.
 
     `rank_by` is any numeric metrics.json key, dots reaching nested ones (`validation.roc_auc`,
-    `per_source.deepfake-faces.accuracy`); EER, losses, times and sizes rank smallest first. Raises ValueError when
+    `per_source.deepfake-faces.accuracy`); EER, losses, times and sizes rank smallest first; None is the default
+    rule (`deepfake_zoo.runfiles.resolve_rank_by`: validation ROC AUC). Raises ValueError when
     runs exist but none has a number at `rank_by`, and FileNotFoundError when `runs_dir` does not exist (an existing
     page is then left as it was). Broken run folders never raise: they are listed on the page.
 
@@ -101,7 +102,7 @@ def _rank_scope(rank_by: str) -> str:
     return "on the held-out test split"
 
 
-def build_leaderboard(runs_dir: str | Path = "runs", rank_by: str = DEFAULT_RANK_BY) -> Leaderboard:
+def build_leaderboard(runs_dir: str | Path = "runs", rank_by: str | None = None) -> Leaderboard:
     """Load, rank and render without writing; see `write_leaderboard`."""
     runs, skipped = load_runs(runs_dir)
     rank_by = resolve_rank_by(rank_by, (r.metrics for r in runs))
@@ -349,7 +350,7 @@ class _Page:
     def columns(self) -> list[Column]:
         columns = list(COLUMNS)
         if self.rank_by not in {c.key for c in columns}:
-            # Ranked by a key the table does not show (e.g. validation.roc_auc): show it, right after the model.
+            # Ranked by a key the table does not show (e.g. a per-source accuracy): show it, right after the model.
             columns.insert(0, Column(self.rank_by, metric_label(self.rank_by), "num", lower_is_better(self.rank_by),
                                      _metric_cell(self.rank_by)))
         return columns

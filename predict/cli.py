@@ -30,10 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, metavar="NAME",
                         help="use runs/NAME instead of the best run")
     parser.add_argument("--runs", default="runs", metavar="DIR", help="folder holding the trained runs (default: runs)")
-    parser.add_argument("--rank-by", default=DEFAULT_RANK_BY, metavar="METRIC",
+    parser.add_argument("--rank-by", default=None, metavar="METRIC",
                         help="metrics.json key that picks the best run, as on the leaderboard: e.g. accuracy, eer, "
-                             "roc_auc (test) (default: validation.roc_auc; EER, losses, times and sizes rank "
-                             "smallest first)")
+                             f"roc_auc (test) (default: {DEFAULT_RANK_BY}, or test roc_auc when no run has one; EER, "
+                             "losses, times and sizes rank smallest first)")
     parser.add_argument("--frames", type=positive_int, default=16, metavar="N",
                         help="frames sampled evenly from each video (default: 16)")
     parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N",
@@ -71,11 +71,11 @@ def run(args: argparse.Namespace) -> int:
         page = write_explanations(predictor, verdicts, args.explain)
         print(f"explanations: {page}", file=sys.stderr)
     if args.json:
-        print(report.to_json(verdicts, chosen, args.rank_by, tta_flip=predictor.flip))
+        print(report.to_json(verdicts, chosen, chosen.ranked_by, tta_flip=predictor.flip))
     elif args.csv:
         print(report.to_csv(verdicts), end="")
     else:
-        print(report.to_table(verdicts, chosen, args.rank_by))
+        print(report.to_table(verdicts, chosen, chosen.ranked_by))
     return 0 if all(v.ok for v in verdicts) else 1
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from deepfake_zoo.runfiles import (CROSS_MEAN_KEY, DEFAULT_RANK_BY, RunFileError, add_cross_mean, is_number,
@@ -33,6 +33,8 @@ class Run:
     # The run's val/test scores averaged each image with its mirror (search --tta-flip): its threshold and
     # temperature were chosen on such scores, so every later scoring of this run does the same.
     tta_flip: bool = False
+    # The metric `choose_run` ranked by (the default rule resolved), for reports to name what chose this run.
+    ranked_by: str = DEFAULT_RANK_BY
 
     @property
     def model_path(self) -> Path:
@@ -104,8 +106,9 @@ def rank_runs(runs: list[Run], rank_by: str = DEFAULT_RANK_BY) -> list[Run]:
     return sorted(runs, key=lambda run: rank_key(run.metrics, rank_by, run.path.name))
 
 
-def choose_run(runs_dir: str | Path = "runs", model: str | None = None, rank_by: str = DEFAULT_RANK_BY) -> Run:
-    """The run named `model`, or the best run by `rank_by` when `model` is None.
+def choose_run(runs_dir: str | Path = "runs", model: str | None = None, rank_by: str | None = None) -> Run:
+    """The run named `model`, or the best run by `rank_by` when `model` is None (None: the default rule,
+    `deepfake_zoo.runfiles.resolve_rank_by`). The returned run's `ranked_by` names the metric used.
 
     Raises ModelChoiceError naming the command that trains a model when there is none, and listing the available
     runs when `model` is unknown.
@@ -114,13 +117,14 @@ def choose_run(runs_dir: str | Path = "runs", model: str | None = None, rank_by:
     'mobilenet_v2_frozen'
     """
     runs = list_runs(runs_dir)
+    rank_by = resolve_rank_by(rank_by, (run.metrics for run in runs))
     if model is not None:
         by_name = {run.name: run for run in runs}
         if model in by_name:
-            return by_name[model]
+            return replace(by_name[model], ranked_by=rank_by)
         if (Path(runs_dir) / model).is_dir():
             # A folder exists but is incomplete or broken: read it again to surface the precise reason.
-            return read_run(Path(runs_dir) / model)
+            return replace(read_run(Path(runs_dir) / model), ranked_by=rank_by)
         if not runs:
             raise ModelChoiceError(f"no trained model named {model!r} (no runs in {runs_dir}/); {NO_MODEL_HINT}")
         close = difflib.get_close_matches(model, list(by_name), n=1)
@@ -129,14 +133,13 @@ def choose_run(runs_dir: str | Path = "runs", model: str | None = None, rank_by:
                                f"{', '.join(by_name)}")
     if not runs:
         raise ModelChoiceError(f"no trained model found in {runs_dir}/; {NO_MODEL_HINT}")
-    rank_by = resolve_rank_by(rank_by, (run.metrics for run in runs))
     ranked = rank_runs(runs, rank_by)
     if ranked[0].rank_value(rank_by) is None:
         numeric = numeric_keys(run.metrics for run in runs)
         raise ModelChoiceError(f"no run in {runs_dir}/ has a number at --rank-by {rank_by!r}; choose one of: "
                                f"{', '.join(numeric)} (or a dotted path such as validation.roc_auc), or pick a run "
                                f"with --model")
-    return ranked[0]
+    return replace(ranked[0], ranked_by=rank_by)
 
 
 def load_model(run: Run):

@@ -104,13 +104,13 @@ def model_card(run: Run) -> dict:
 class Scorer:
     """The loaded run behind the service: one scoring at a time, and a count of the requests waiting for it."""
 
-    def __init__(self, run: Run, limits: Limits, model=None, faces: str = "auto", rank_by: str = "roc_auc"):
+    def __init__(self, run: Run, limits: Limits, model=None, faces: str = "auto", rank_by: str | None = None):
         from deepfake_zoo.datasets.faces import face_detector
         from deepfake_zoo.predict.scoring import Predictor
 
         self.run = run
         self.limits = limits
-        self.rank_by = rank_by
+        self.rank_by = rank_by or run.ranked_by
         self.predictor = Predictor(run, model=model, batch_size=8, faces=faces, keep_inputs=True)
         if faces != "none":
             face_detector()  # load MTCNN's three networks now, not in the first person's request
@@ -218,7 +218,7 @@ def _display_name(filename: str | None) -> str:
     return name or "upload"
 
 
-def create_app(run: Run, limits: Limits = Limits(), model=None, faces: str = "auto", rank_by: str = "roc_auc"):
+def create_app(run: Run, limits: Limits = Limits(), model=None, faces: str = "auto", rank_by: str | None = None):
     """The FastAPI app serving `run`: GET / (the page), GET /api/model, POST /api/predict (multipart `file`)."""
     import anyio
     from fastapi import FastAPI
@@ -301,7 +301,7 @@ def create_app(run: Run, limits: Limits = Limits(), model=None, faces: str = "au
 
 
 def serve(run: Run, host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits(), faces: str = "auto",
-          rank_by: str = "roc_auc") -> None:
+          rank_by: str | None = None) -> None:
     """Load `run` once and serve the page until interrupted."""
     import uvicorn
 

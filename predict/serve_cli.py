@@ -25,8 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the `serve` flags to `parser`."""
     parser.add_argument("--model", default=None, metavar="NAME", help="use runs/NAME instead of the best run")
     parser.add_argument("--runs", default="runs", metavar="DIR", help="folder holding the trained runs (default: runs)")
-    parser.add_argument("--rank-by", default=DEFAULT_RANK_BY, metavar="METRIC",
-                        help="metrics.json key that picks the best run, as for predict (default: validation.roc_auc)")
+    parser.add_argument("--rank-by", default=None, metavar="METRIC",
+                        help=f"metrics.json key that picks the best run, as for predict (default: {DEFAULT_RANK_BY}, "
+                             "or test roc_auc when no run has one)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: 127.0.0.1, this computer only)")
     parser.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"deepfake-zoo serve: {exc}", file=sys.stderr)
         return 2
     limits = Limits(max_bytes=args.max_upload_mb * 1024 * 1024, max_pending=args.queue, frames=args.frames)
-    serve(chosen, host=args.host, port=args.port, limits=limits, faces=args.faces, rank_by=args.rank_by)
+    serve(chosen, host=args.host, port=args.port, limits=limits, faces=args.faces, rank_by=chosen.ranked_by)
     return 0
 
 

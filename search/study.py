@@ -628,12 +628,16 @@ def run_search(config: SearchConfig, log: Log = print, pruner=None) -> dict[str,
 
 
 def summary(results: dict[str, dict | None], log: Log) -> None:
-    """The table of every finished model, best ROC AUC first."""
+    """The table of every finished model, best validation ROC AUC first (the test columns report, never choose)."""
     done = {k: v for k, v in results.items() if v}
     if not done:
         return
-    log("\nmodel                          accuracy  roc_auc   eer     trials (complete/pruned/failed)")
-    for name, m in sorted(done.items(), key=lambda kv: -(kv[1]["roc_auc"] or 0)):
+
+    def validation(m: dict) -> float | None:
+        return (m.get("validation") or {}).get("roc_auc")
+
+    log("\nmodel                          val roc_auc  accuracy  roc_auc   eer     trials (complete/pruned/failed)")
+    for name, m in sorted(done.items(), key=lambda kv: -(validation(kv[1]) or 0)):
         t = m["trials"]
-        log(f"{name:30s} {m['accuracy']:.4f}    {_fmt(m['roc_auc'])}    {_fmt(m['eer'])}  "
+        log(f"{name:30s} {_fmt(validation(m)):11s}  {m['accuracy']:.4f}    {_fmt(m['roc_auc'])}    {_fmt(m['eer'])}  "
             f"{t['complete']}/{t['pruned']}/{t['failed']}")

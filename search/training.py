@@ -201,8 +201,12 @@ class FrozenTask(Task):
         if key not in self._features:
             seed = self.seed * 1000 + view
             array = self.cache.features(self.frames[split], split, augment=augment, seed=seed)
-            self._features[key] = tf.convert_to_tensor(array.astype(FEATURES_IN_MEMORY))
+            held = array.astype(FEATURES_IN_MEMORY)
             del array  # the float32 copy goes now, before the next view is read
+            if not np.isfinite(held).all():
+                raise ValueError(f"{self.entry.name}'s cached {split} features do not fit float16 (a value beyond "
+                                 "+-65504, or not finite): its pooled features need a normalising layer")
+            self._features[key] = tf.convert_to_tensor(held)
         return self._features[key]
 
     def policies(self) -> list[str]:

@@ -148,7 +148,9 @@ def test_the_default_ranking_is_validation_and_falls_back_to_test_only_without_a
     with_val = [{"roc_auc": 0.9}, {"roc_auc": 0.8, "validation": {"roc_auc": 0.7}}]
     without = [{"roc_auc": 0.9}, {"roc_auc": 0.8}]
     assert DEFAULT_RANK_BY == "validation.roc_auc"
-    assert resolve_rank_by(DEFAULT_RANK_BY, with_val) == "validation.roc_auc"
-    assert resolve_rank_by(DEFAULT_RANK_BY, without) == "roc_auc"
+    assert resolve_rank_by(None, with_val) == "validation.roc_auc"
+    assert resolve_rank_by(None, without) == "roc_auc"
+    assert resolve_rank_by(None, []) == "validation.roc_auc"  # no runs: nothing to fall back for
     # A metric asked for by name is kept even when no run has it (the caller then says which ones exist).
     assert resolve_rank_by("eer", without) == "eer"
+    assert resolve_rank_by("validation.roc_auc", without) == "validation.roc_auc"

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from deepfake_zoo.quiet import import_tensorflow_quietly
-from deepfake_zoo.runfiles import DEFAULT_RANK_BY
 
 DEFAULT_MANIFEST = "build/splits.csv"
 DEFAULT_RUNS = "runs"
@@ -86,7 +85,7 @@ def ensemble(top_k: int = 3, *, runs: str | Path = DEFAULT_RUNS, name: str | Non
 
 
 def render_leaderboard(runs: str | Path = DEFAULT_RUNS, out: str | Path = DEFAULT_PAGE,
-                       rank_by: str = DEFAULT_RANK_BY) -> Path:
+                       rank_by: str | None = None) -> Path:
     """Write the self-contained leaderboard page from the results under `runs` (`deepfake-zoo leaderboard`).
 
     >>> render_leaderboard("runs", "leaderboard/index.html", rank_by="accuracy")   # doctest: +SKIP
@@ -98,11 +97,11 @@ def render_leaderboard(runs: str | Path = DEFAULT_RUNS, out: str | Path = DEFAUL
 
 
 def predict(paths: str | Path | Iterable[str | Path], *, model: str | None = None, runs: str | Path = DEFAULT_RUNS,
-            rank_by: str = DEFAULT_RANK_BY, batch_size: int = 32, faces: str = "auto", tta_flip: bool = False,
+            rank_by: str | None = None, batch_size: int = 32, faces: str = "auto", tta_flip: bool = False,
             frames: int = 16) -> list:
     """Say whether images, folders and videos are deepfaked (`deepfake-zoo predict`); one Verdict per input.
 
-    The model is the best run under `runs` by `rank_by`, or `model`. `faces` ("auto", "crop", "none") is how faces
+    The model is the best run under `runs` by `rank_by` (None: validation ROC AUC, as the page ranks), or `model`. `faces` ("auto", "crop", "none") is how faces
     are found and cropped; `tta_flip` averages each image with its mirror; `frames` are sampled per video.
 
     >>> [(v.path, v.label, v.prob_fake) for v in predict("face.jpg")]   # doctest: +SKIP

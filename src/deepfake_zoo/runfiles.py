@@ -96,12 +96,15 @@ DEFAULT_RANK_BY = "validation.roc_auc"
 FALLBACK_RANK_BY = "roc_auc"
 
 
-def resolve_rank_by(rank_by: str, metrics: Iterable[dict[str, Any]]) -> str:
-    """`rank_by` as asked, except that the default falls back to test ROC AUC when no run recorded a validation one;
-    a metric asked for by name is never swapped."""
-    if rank_by == DEFAULT_RANK_BY and all(lookup_number(m, rank_by) is None for m in metrics):
+def resolve_rank_by(rank_by: str | None, metrics: Iterable[dict[str, Any]]) -> str:
+    """The metric to rank by: `rank_by` when one is named (never swapped), else the default rule, validation ROC AUC,
+    falling back to test ROC AUC only when runs exist and none of them recorded a validation one."""
+    if rank_by is not None:
+        return rank_by
+    metrics = list(metrics)
+    if metrics and all(lookup_number(m, DEFAULT_RANK_BY) is None for m in metrics):
         return FALLBACK_RANK_BY
-    return rank_by
+    return DEFAULT_RANK_BY
 
 
 def rank_key(metrics: dict[str, Any], rank_by: str, folder_name: str) -> tuple[int, float, str]:

@@ -186,7 +186,7 @@ def test_cli_writes_the_page_and_rejects_an_unknown_metric(fixture_runs, tmp_pat
     runs_dir, _ = fixture_runs
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
-    assert parser.parse_args([]).runs == "runs" and parser.parse_args([]).rank_by == "validation.roc_auc"
+    assert parser.parse_args([]).runs == "runs" and parser.parse_args([]).rank_by is None  # the default rule
     out = tmp_path / "page.html"
     assert cli.run(parser.parse_args(["--runs", str(runs_dir), "--out", str(out), "--rank-by", "f1"])) == 0
     assert out.is_file() and "3 model(s) ranked by F1, 1 run folder(s) skipped" in capsys.readouterr().out

@@ -64,9 +64,13 @@ def test_the_default_falls_back_to_test_only_when_no_run_has_a_validation_score(
     runs = tmp_path / "runs"
     make_run(runs, "a", image_size=64, threshold=0.5, roc_auc=0.9)
     make_run(runs, "b", image_size=64, threshold=0.5, roc_auc=0.8)
-    assert choose_run(runs).name == "a"
+    assert (choose_run(runs).name, choose_run(runs).ranked_by) == ("a", "roc_auc")
+    # Asked for by name, validation is not swapped for test: no run has it, and the error says what exists.
+    with pytest.raises(ModelChoiceError, match="--rank-by 'validation.roc_auc'"):
+        choose_run(runs, rank_by="validation.roc_auc")
     make_run(runs, "c", image_size=64, threshold=0.5, roc_auc=0.7, validation={"roc_auc": 0.6})
-    assert choose_run(runs).name == "c"  # one validation score is enough: runs without one rank after it
+    # One validation score is enough: runs without one rank after it.
+    assert (choose_run(runs).name, choose_run(runs).ranked_by) == ("c", "validation.roc_auc")
 
 
 def test_hostile_metrics_are_skipped_and_named_runs_explain(tmp_path, make_run):

@@ -184,6 +184,14 @@ def test_the_best_model_rows_hold_the_members_and_the_ensemble_to_the_target():
     assert "30.0 min" in ensemble and ensemble.endswith("| yes |")
     results["best_model"]["ensemble"]["test_accuracy"] = 0.8499
     assert summary_table(results).splitlines()[-1].endswith("| **no** |")
+    # A study row competes on its final model's validation score, the measure the members report, not its best
+    # trial's.
+    results["study_warm"] = {"model": "warm", "trials": 30, "limit": None, "cache": "warm", "wall_time_s": 60.0,
+                             "target_s": 300, "met": True, "validation_roc_auc": 0.93,
+                             "final_validation_roc_auc": 0.90, "test_roc_auc": 0.99, "test_accuracy": 0.99,
+                             "trial_counts": {"complete": 5, "pruned": 25, "failed": 0}}
+    assert "m-128px: test ROC AUC 0.918" in summary_table(results).splitlines()[-2]
+    del results["study_warm"]
     # On a sample of the data it is a check of the step, not a model trained on the shared data.
     results["best_model"]["limit"] = 300
     assert "ensemble of" not in summary_table(results) and "best single model" not in summary_table(results)

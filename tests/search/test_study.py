@@ -101,3 +101,18 @@ def test_tta_flip_scores_val_and_test_as_the_mean_over_each_image_and_its_mirror
     plain_config = config_for(model="tiny_search_frozen", trials=1, epochs=1, runs=str(config.runs_dir / "plain"))
     run_model_search("tiny_search_frozen", plain_config, log=lambda _: None)
     assert read_run(plain_config.runs_dir / "tiny_search_frozen").tta_flip is False
+
+
+def test_the_closing_table_lists_models_best_validation_first():
+    from deepfake_zoo.search.study import summary
+
+    trials = {"complete": 1, "pruned": 0, "failed": 0}
+    lines: list[str] = []
+    summary({"tests_better": {"validation": {"roc_auc": 0.70}, "accuracy": 0.9, "roc_auc": 0.95, "eer": 0.1,
+                              "trials": trials},
+             "chosen": {"validation": {"roc_auc": 0.80}, "accuracy": 0.7, "roc_auc": 0.75, "eer": 0.3,
+                        "trials": trials},
+             "failed": None}, lines.append)
+    rows = [line.split()[0] for line in "\n".join(lines).splitlines()[2:]]
+    assert rows == ["chosen", "tests_better"]
+    assert "val roc_auc" in lines[0]
