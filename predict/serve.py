@@ -104,13 +104,12 @@ def model_card(run: Run) -> dict:
 class Scorer:
     """The loaded run behind the service: one scoring at a time, and a count of the requests waiting for it."""
 
-    def __init__(self, run: Run, limits: Limits, model=None, faces: str = "auto", rank_by: str | None = None):
+    def __init__(self, run: Run, limits: Limits, model=None, faces: str = "auto"):
         from deepfake_zoo.datasets.faces import face_detector
         from deepfake_zoo.predict.scoring import Predictor
 
         self.run = run
         self.limits = limits
-        self.rank_by = rank_by or run.ranked_by
         self.predictor = Predictor(run, model=model, batch_size=8, faces=faces, keep_inputs=True)
         if faces != "none":
             face_detector()  # load MTCNN's three networks now, not in the first person's request
@@ -154,7 +153,7 @@ class Scorer:
         if verdict.error:
             verdict.error = verdict.error.replace(str(path), name)
         verdict.inputs, verdict.crops = [], []
-        answer = report.report_dict([verdict], self.run, self.rank_by)
+        answer = report.report_dict([verdict], self.run, self.run.ranked_by)
         if explain:
             answer["heatmaps"] = heatmaps
             if note:
@@ -218,7 +217,7 @@ def _display_name(filename: str | None) -> str:
     return name or "upload"
 
 
-def create_app(run: Run, limits: Limits = Limits(), model=None, faces: str = "auto", rank_by: str | None = None):
+def create_app(run: Run, limits: Limits = Limits(), model=None, faces: str = "auto"):
     """The FastAPI app serving `run`: GET / (the page), GET /api/model, POST /api/predict (multipart `file`)."""
     import anyio
     from fastapi import FastAPI
@@ -228,7 +227,7 @@ def create_app(run: Run, limits: Limits = Limits(), model=None, faces: str = "au
 
     from deepfake_zoo.predict.templates import render_page
 
-    scorer = Scorer(run, limits, model=model, faces=faces, rank_by=rank_by)
+    scorer = Scorer(run, limits, model=model, faces=faces)
     card = model_card(run)
     page = render_page(card)
     max_body = limits.max_bytes + FORM_OVERHEAD
@@ -300,12 +299,12 @@ def create_app(run: Run, limits: Limits = Limits(), model=None, faces: str = "au
     return app
 
 
-def serve(run: Run, host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits(), faces: str = "auto",
-          rank_by: str | None = None) -> None:
+def serve(run: Run, host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits(),
+          faces: str = "auto") -> None:
     """Load `run` once and serve the page until interrupted."""
     import uvicorn
 
-    app = create_app(run, limits, faces=faces, rank_by=rank_by)
+    app = create_app(run, limits, faces=faces)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"deepfake-zoo serve: listening on {host}: anyone who can reach this address can upload files; "
               "use the default 127.0.0.1 to keep it to this computer", flush=True)

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"deepfake-zoo serve: {exc}", file=sys.stderr)
         return 2
     limits = Limits(max_bytes=args.max_upload_mb * 1024 * 1024, max_pending=args.queue, frames=args.frames)
-    serve(chosen, host=args.host, port=args.port, limits=limits, faces=args.faces, rank_by=chosen.ranked_by)
+    serve(chosen, host=args.host, port=args.port, limits=limits, faces=args.faces)
     return 0
 
 

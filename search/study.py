@@ -33,6 +33,7 @@ from deepfake_zoo.datasets.audit import audit_holdout
 from deepfake_zoo.datasets.self_blend import original_source
 from deepfake_zoo.datasets.manifest import load_manifest, manifest_sha256
 from deepfake_zoo.datasets.pipeline import make_dataset
+from deepfake_zoo.runfiles import DEFAULT_RANK_BY, lookup_number, rank_key
 from deepfake_zoo.search import rundir
 from deepfake_zoo.search.config import SearchConfig
 from deepfake_zoo.search.estimate import estimate_seconds, format_duration
@@ -632,12 +633,8 @@ def summary(results: dict[str, dict | None], log: Log) -> None:
     done = {k: v for k, v in results.items() if v}
     if not done:
         return
-
-    def validation(m: dict) -> float | None:
-        return (m.get("validation") or {}).get("roc_auc")
-
     log("\nmodel                          val roc_auc  accuracy  roc_auc   eer     trials (complete/pruned/failed)")
-    for name, m in sorted(done.items(), key=lambda kv: -(validation(kv[1]) or 0)):
+    for name, m in sorted(done.items(), key=lambda kv: rank_key(kv[1], DEFAULT_RANK_BY, kv[0])):
         t = m["trials"]
-        log(f"{name:30s} {_fmt(validation(m)):11s}  {m['accuracy']:.4f}    {_fmt(m['roc_auc'])}    {_fmt(m['eer'])}  "
-            f"{t['complete']}/{t['pruned']}/{t['failed']}")
+        log(f"{name:30s} {_fmt(lookup_number(m, DEFAULT_RANK_BY)):11s}  {m['accuracy']:.4f}    {_fmt(m['roc_auc'])}    "
+            f"{_fmt(m['eer'])}  {t['complete']}/{t['pruned']}/{t['failed']}")

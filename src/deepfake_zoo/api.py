@@ -101,8 +101,9 @@ def predict(paths: str | Path | Iterable[str | Path], *, model: str | None = Non
             frames: int = 16) -> list:
     """Say whether images, folders and videos are deepfaked (`deepfake-zoo predict`); one Verdict per input.
 
-    The model is the best run under `runs` by `rank_by` (None: validation ROC AUC, as the page ranks), or `model`. `faces` ("auto", "crop", "none") is how faces
-    are found and cropped; `tta_flip` averages each image with its mirror; `frames` are sampled per video.
+    The model is the best run under `runs` by `rank_by` (None: validation ROC AUC, as the page ranks), or `model`.
+    `faces` ("auto", "crop", "none") is how faces are found and cropped; `tta_flip` averages each image with its
+    mirror; `frames` are sampled per video.
 
     >>> [(v.path, v.label, v.prob_fake) for v in predict("face.jpg")]   # doctest: +SKIP
     """
